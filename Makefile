@@ -1,0 +1,36 @@
+# The README's commands. Everything installs into ./.venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test check bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,postgres,dask]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the main job on embedded defaults
+run: $(STAMP)
+	$(VENV)/bin/sluice demo
+
+## make check: lint and type-check
+check: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks tools
+	$(PY) -m ruff format --check src tests benchmarks tools
+	$(PY) -m mypy
+
+## make test: lint, types and the whole test suite
+test: check
+	$(PY) -m pytest -q -n 2
+
+## make bench: every benchmark, each against its in-process baseline
+bench: $(STAMP)
+	$(PY) benchmarks/rules.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

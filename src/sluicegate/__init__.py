@@ -1,0 +1,3 @@
+"""sluicegate: AI diffusion governance made executable."""
+
+__version__ = "0.1.0"
