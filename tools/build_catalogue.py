@@ -395,7 +395,7 @@ def build(epoch_csv: Path, curated_path: Path) -> dict[str, Any]:
     consumed: dict[str, str] = {}
     for record in curated["accelerators"]:
         epoch_name = record.get("epoch_name")
-        row = None
+        row: dict[str, str] | None = None
         if epoch_name is not None:
             if epoch_name not in by_name:
                 raise CatalogueError(
