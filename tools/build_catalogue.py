@@ -377,11 +377,11 @@ def build(epoch_csv: Path, curated_path: Path) -> dict[str, Any]:
     raw = epoch_csv.read_bytes()
     rows = list(csv.DictReader(raw.decode("utf-8").splitlines()))
     by_name: dict[str, dict[str, str]] = {}
-    for number_in_file, row in enumerate(rows, start=2):
-        name = row["Hardware name"].strip()
+    for number_in_file, csv_row in enumerate(rows, start=2):
+        name = csv_row["Hardware name"].strip()
         if name in by_name:
             raise CatalogueError(f"{epoch_csv}:{number_in_file}: duplicate Hardware name {name!r}")
-        by_name[name] = row
+        by_name[name] = csv_row
     curated = yaml.safe_load(curated_path.read_text(encoding="utf-8"))
     tags: dict[str, str] = curated.get("source_tags", {})
     id_overrides: dict[str, str] = curated.get("epoch_id_overrides", {})
@@ -413,16 +413,16 @@ def build(epoch_csv: Path, curated_path: Path) -> dict[str, Any]:
 
     excluded: list[dict[str, str]] = []
     epoch_entries: list[dict[str, Any]] = []
-    for name, row in by_name.items():
+    for name, epoch_row in by_name.items():
         if name in consumed:
             continue
-        tpp = number(row[TPP_COLUMN])
+        tpp = number(epoch_row[TPP_COLUMN])
         if tpp is None or tpp <= 0:
             excluded.append({"epoch_name": name, "reason": f"'{TPP_COLUMN}' is empty"})
             continue
         entry_id = id_overrides.get(name, kebab(name))
         epoch_entries.append(
-            epoch_entry(row, entry_id, epoch_overrides.get(name, {}), doubts.get(name))
+            epoch_entry(epoch_row, entry_id, epoch_overrides.get(name, {}), doubts.get(name))
         )
     entries.extend(sorted(epoch_entries, key=lambda entry: entry["id"]))
 
@@ -435,7 +435,7 @@ def build(epoch_csv: Path, curated_path: Path) -> dict[str, Any]:
         seen.add(entry["id"])
         check_sources(entry)
 
-    last_modified = max(row["Last modified"][:10] for row in rows if row["Last modified"])
+    last_modified = max(r["Last modified"][:10] for r in rows if r["Last modified"])
     return {
         "attribution": ATTRIBUTION,
         "licence_note": LICENCE_NOTE,
