@@ -61,7 +61,8 @@ TENSOR_16_COLUMN = "Tensor-FP16/BF16 performance (FLOP/s)"
 PEAK_COLUMNS: dict[str, tuple[str, int]] = {
     "FP64 (double precision) performance (FLOP/s)": ("fp64", 64),
     "FP32 (single precision) performance (FLOP/s)": ("fp32", 32),
-    "TF32 (TensorFloat-32) performance (FLOP/s)": ("tf32", 32),
+    # TF32 carries 19 bits (1 sign, 8 exponent, 10 mantissa); Epoch's TPP counts it so.
+    "TF32 (TensorFloat-32) performance (FLOP/s)": ("tf32", 19),
     TENSOR_16_COLUMN: ("fp16", 16),
     "FP16 (half precision) performance (FLOP/s)": ("fp16", 16),
     "FP8 performance (FLOP/s)": ("fp8", 8),
@@ -217,7 +218,7 @@ def epoch_entry(
     name = row["Hardware name"].strip()
     tpp_raw = number(row[TPP_COLUMN])
     assert tpp_raw is not None
-    tpp = tidy(tpp_raw / 1e12, 3)
+    tpp = tidy(tpp_raw / 1e12, 6)
     sources: dict[str, str] = {}
     release = epoch_date(row["Release date"])
     if release is not None:
@@ -306,7 +307,7 @@ def curated_entry(
         scalars[field] = pick(field, converted, cite(row, column) if row else None)
     tpp = record["tpp"]
     if row is not None and number(row[TPP_COLUMN]) is not None:
-        epoch_tpp = tidy(float(row[TPP_COLUMN]) / 1e12, 3)
+        epoch_tpp = tidy(float(row[TPP_COLUMN]) / 1e12, 6)
         sources["tpp"] = f"{sources.get('tpp', '')}; Epoch: {epoch_tpp}".lstrip("; ")
     peaks: dict[str, float] = {}
     if row is not None:
