@@ -1,0 +1,357 @@
+"""Assemble decisions from an evaluation: contract JSON with trace, or a flat output table.
+
+Both shapes read the same arrays the evaluator produced. The trace lists every rule of the regime
+in evaluation order with whether it held, its citation and a note showing the values it read;
+``citations`` lists the rules that decided the outcome (every test and requirement that held, the
+winning classification, the exception relied on, the review policy chosen, the obligations).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sluicegate.regimes.catalogue import H100_TPP
+from sluicegate.regimes.countries import countries
+from sluicegate.regimes.model import Regime
+from sluicegate.rules.decide import Run, status_column
+from sluicegate.rules.engine import Evaluation, Rule
+
+ASSUMPTIONS = {
+    "datacenter_assumed": ("classification_3a090_2023",
+                           "item.datacenter not given and not in the catalogue: assumed designed or "
+                           "marketed for datacenters (the stricter reading)"),
+    "pd_unknown": ("classification_3a090_2023",
+                   "performance density unknown (give item.die_area_mm2 or "
+                   "item.performance_density): the density tests 3A090.a.2 and .b were evaluated "
+                   "as not met"),
+    "interconnect_unknown": ("classification_3a090_2022",
+                             "interconnect unknown (give item.interconnect_gbs): the 2022 I/O prong "
+                             "was evaluated as not met"),
+    "designer_assumed": ("aia", "item.approved_designer not given: assumed designed by an approved "
+                         "or authorized IC designer (AIA condition, 90 FR 5298)"),
+    "consignee_unidentified": ("lpp", "no consignee id or name: quotas counted under "
+                               "'unidentified@<destination>'"),
+    "mem_bw_unknown": ("china_review_lane", "memory bandwidth unknown (give "
+                       "item.memory_bandwidth_gbs): the case-by-case lane's DRAM test was "
+                       "evaluated as not met"),
+}
+
+SHOW_LABEL = {"pd": "performance_density", "mem_bw": "memory_bandwidth_gbs",
+              "interconnect": "interconnect_gbs", "hbm_density": "hbm_bandwidth_density",
+              "loc": "consignee.country", "hq": "consignee.headquarters",
+              "uphq": "consignee.ultimate_parent_headquarters", "dest": "destination",
+              "storage_ok": "consignee.storage_meets_supp10"}
+COUNTRY_COLUMNS = {"dest", "loc", "hq", "uphq", "origin"}
+
+
+def _num(value: float | None) -> float | int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "unknown"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _show(ev: Evaluation, column: str, row: int) -> str:
+    from sluicegate.rules.table import END_USES, KINDS
+
+    value = ev.ctx.cols[column][row]
+    if column in COUNTRY_COLUMNS:
+        value = countries().codes[int(value)]
+    elif column == "kind":
+        value = KINDS[int(value)]
+    elif column == "end_use":
+        value = END_USES[int(value)]
+    elif isinstance(value, np.bool_):
+        value = bool(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
+    return f"{SHOW_LABEL.get(column, column)}={_fmt(value)}"
+
+
+def _param_note(regime: Regime, dotted: str) -> str:
+    meta = regime.param_meta(dotted)
+    name = dotted.split(".", 1)[1]
+    if meta.series:
+        return f"{name} from dated series {meta.series}"
+    value = meta.value
+    if isinstance(value, list):
+        shown = ", ".join(str(v) if not isinstance(v, dict) else "…" for v in value[:8])
+        more = f" (+{len(value) - 8})" if len(value) > 8 else ""
+        return f"{name} = [{shown}{more}]"
+    return f"{name} {meta.operator or '='} {_fmt(value)}"
+
+
+class _PoolIndex:
+    """Per evaluation: for each pool rule, the position of each row in its PoolTrace."""
+
+    def __init__(self, ev: Evaluation) -> None:
+        self.by_rule: dict[str, tuple[int, dict[int, int]]] = {}
+        for i, trace in enumerate(ev.pools):
+            self.by_rule[trace.rule] = (i, {int(r): k for k, r in enumerate(trace.rows)})
+
+
+def _cited(ev: Evaluation, rule: Rule, row: int) -> bool:
+    holds = bool(ev.truth[rule.id][row])
+    if not holds:
+        return False
+    if rule.kind == "classify":
+        return rule.value == ev.classification[row] and _is_top(ev, "classify", rule, row)
+    if rule.kind == "exception":
+        return ev.authorizing_rule[row] == rule.id
+    if rule.kind == "review":
+        return ev.review_rule[row] == rule.id
+    return True
+
+
+def _is_top(ev: Evaluation, kind: str, rule: Rule, row: int) -> bool:
+    best = max((r.priority for r in ev.rules if r.kind == kind and ev.truth[r.id][row]), default=None)
+    return best == rule.priority
+
+
+def _note(ev: Evaluation, rule: Rule, row: int, pools: _PoolIndex) -> str:
+    parts = [_show(ev, s, row) for s in rule.shows]
+    parts += [_param_note(ev.regime, p) for p in rule.params]
+    holds = bool(ev.truth[rule.id][row])
+    if rule.pool is not None and rule.id in pools.by_rule:
+        i, pos = pools.by_rule[rule.id]
+        if row in pos:
+            t, k = ev.pools[i], pos[row]
+            verdict = "fits" if t.fits[k] else "would exceed the limit"
+            if rule.kind == "obligation":
+                verdict = "reaches the trigger" if holds else "below the trigger or already reached"
+            parts.append(f"{t.names[k]}: used {_fmt(float(t.used_before[k]))} + this "
+                         f"{_fmt(float(t.amount[k]))} vs limit {_fmt(float(t.limit[k]))}: {verdict}")
+    if rule.kind == "exception" and holds:
+        if not ev.license[row]:
+            parts.append("not needed: no licence requirement applies")
+        elif ev.authorizing_rule[row] == rule.id:
+            parts.append("relied on")
+        elif rule.pool is not None and ev.authorization[row] == "LICENSE":
+            parts.append("not available for this shipment")
+        else:
+            parts.append(f"eligible but not relied on: {ev.authorizing_rule[row] or 'a defeating rule'} "
+                         "takes precedence")
+    if rule.kind == "review" and holds and ev.review_rule[row] != rule.id:
+        parts.append(f"overridden by {ev.review_rule[row]}")
+    if rule.kind == "review" and holds and ev.review_rule[row] == rule.id:
+        parts.append(f"chosen: {ev.review_policy[row]}")
+    if rule.kind == "classify" and holds and not _cited(ev, rule, row):
+        parts.append(f"overridden: classification is {ev.classification[row]}")
+    return "; ".join(parts)
+
+
+def _obligation_items(ev: Evaluation, row: int) -> list[dict[str, Any]]:
+    items = []
+    for rule in ev.rules:
+        if rule.kind == "obligation" and ev.truth[rule.id][row]:
+            item = rule.value(ev.ctx) if callable(rule.value) else dict(rule.value)
+            item.setdefault("cite", rule.cite)
+            items.append(item)
+    return items
+
+
+def _quota(ev: Evaluation, row: int) -> dict[str, Any] | None:
+    assert ev.quota_rule is not None
+    i = int(ev.quota_rule[row])
+    if i < 0:
+        return None
+    t = ev.pools[i]
+    k = int(np.flatnonzero(t.rows == row)[0])
+    drawn = bool(t.drawn[k])
+    used, amount, limit = float(t.used_before[k]), float(t.amount[k]), float(t.limit[k])
+    return {"pool": t.names[k], "limit": _num(limit), "used_before": _num(used),
+            "this": _num(amount), "remaining_after": _num(limit - used - (amount if drawn else 0.0)),
+            "drawn": drawn}
+
+
+def _assumptions(ev: Evaluation, row: int, batch_assumptions: dict[str, np.ndarray],
+                 sub_row: int) -> list[str]:
+    out = []
+    for key, (provision, text) in ASSUMPTIONS.items():
+        if ev.regime.has(provision) and batch_assumptions[key][sub_row]:
+            out.append(text)
+    return out
+
+
+def decisions_as_records(result: Run, explicit: Regime | None, *, trace: bool) -> list[dict[str, Any]]:
+    batch = result.batch
+    out: list[dict[str, Any] | None] = [None] * batch.n
+    statuses = status_column(result, explicit)
+    for r in range(batch.n):
+        if not batch.valid[r]:
+            out[r] = {"id": batch.ids[r], "error": {"field": batch.error_field[r],
+                                                    "message": batch.error_message[r]}}
+    for order, ev in result.parts:
+        pools = _PoolIndex(ev)
+        sub_assumptions = {k: v[order] for k, v in batch.assumptions.items()}
+        for sub_row, row in enumerate(order):
+            row = int(row)
+            cited = [rule.cite for rule in ev.rules if _cited(ev, rule, sub_row)]
+            tpp_unit = _num(float(ev.ctx.cols["tpp_per_unit"][sub_row]))
+            tpp_total = _num(float(ev.ctx.cols["tpp_total"][sub_row]))
+            auth = str(ev.authorization[sub_row])
+            decision: dict[str, Any] = {
+                "id": batch.ids[row],
+                "regime": {"id": ev.regime.id, "status": statuses[row],
+                           "legal_status": ev.regime.legal_status_on(
+                               ev.ctx.cols["date"][sub_row].astype(object)),
+                           "content_hash": ev.regime.content_hash[:16]},
+                "tier": int(ev.tier[sub_row]) if ev.tier is not None else None,
+                "classification": str(ev.classification[sub_row]),
+                "controlled": ev.classification[sub_row] != "not-controlled",
+                "license_required": auth == "LICENSE",
+                "authorization": auth,
+                "review_policy": ev.review_policy[sub_row] if auth == "LICENSE" else None,
+                "tpp_per_unit": tpp_unit,
+                "tpp_total": tpp_total,
+                "h100_equivalents": None if tpp_total is None else round(tpp_total / H100_TPP, 4),
+                "obligations": _obligation_items(ev, sub_row),
+                "quota": _quota(ev, sub_row),
+                "screening": None,
+                "citations": list(dict.fromkeys(cited)),
+                "assumptions": _assumptions(ev, row, sub_assumptions, sub_row),
+            }
+            if ev.regime.reform_of:
+                decision["regime"]["reform_of"] = ev.regime.reform_of
+                decision["regime"]["reform_hash"] = ev.regime.reform_hash
+            if trace:
+                decision["trace"] = [
+                    {"rule": rule.id, "holds": bool(ev.truth[rule.id][sub_row]), "cite": rule.cite,
+                     "note": _note(ev, rule, sub_row, pools), "kind": rule.kind,
+                     "provision": rule.provision}
+                    for rule in ev.rules
+                ]
+            else:
+                decision["trace"] = []
+            out[row] = decision
+    return [d for d in out if d is not None]
+
+
+OUTPUT_SCHEMA = {
+    "id": pl.Utf8, "regime_id": pl.Utf8, "regime_status": pl.Utf8, "tier": pl.Int8,
+    "classification": pl.Utf8, "controlled": pl.Boolean, "license_required": pl.Boolean,
+    "authorization": pl.Utf8, "review_policy": pl.Utf8, "tpp_per_unit": pl.Float64,
+    "tpp_total": pl.Float64, "h100_equivalents": pl.Float64, "quota_pool": pl.Utf8,
+    "quota_limit": pl.Float64, "quota_used_before": pl.Float64, "quota_this": pl.Float64,
+    "quota_remaining_after": pl.Float64, "obligations": pl.Utf8, "citations": pl.Utf8,
+    "error_field": pl.Utf8, "error_message": pl.Utf8,
+}
+
+
+def _pattern_text(matrix: np.ndarray, render: Any) -> np.ndarray:
+    """Map each row's boolean pattern over rules to a rendered string, computed once per pattern."""
+    n = matrix.shape[0]
+    if n == 0 or matrix.shape[1] == 0:
+        return np.full(n, "", dtype=object)
+    packed = np.packbits(matrix, axis=1)
+    view = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    uniq, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    texts = np.array([render(matrix[i]) for i in first], dtype=object)
+    return texts[inverse.ravel()]
+
+
+def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> pl.DataFrame:
+    batch = result.batch
+    n = batch.n
+    cols: dict[str, np.ndarray] = {
+        "regime_id": np.full(n, None, dtype=object), "tier": np.full(n, -1, dtype=np.int8),
+        "classification": np.full(n, None, dtype=object), "controlled": np.zeros(n, dtype=bool),
+        "license_required": np.zeros(n, dtype=bool), "authorization": np.full(n, None, dtype=object),
+        "review_policy": np.full(n, None, dtype=object),
+        "tpp_per_unit": np.full(n, np.nan), "tpp_total": np.full(n, np.nan),
+        "quota_pool": np.full(n, None, dtype=object), "quota_limit": np.full(n, np.nan),
+        "quota_used_before": np.full(n, np.nan), "quota_this": np.full(n, np.nan),
+        "quota_remaining_after": np.full(n, np.nan),
+        "obligations": np.full(n, None, dtype=object), "citations": np.full(n, None, dtype=object),
+    }
+    for order, ev in result.parts:
+        cols["regime_id"][order] = ev.regime.id
+        if ev.tier is not None:
+            cols["tier"][order] = ev.tier
+        cols["classification"][order] = ev.classification
+        cols["controlled"][order] = ev.classification != "not-controlled"
+        lic = ev.authorization == "LICENSE"
+        cols["license_required"][order] = lic
+        cols["authorization"][order] = ev.authorization
+        cols["review_policy"][order] = np.where(lic, ev.review_policy, None)
+        cols["tpp_per_unit"][order] = ev.ctx.cols["tpp_per_unit"]
+        cols["tpp_total"][order] = ev.ctx.cols["tpp_total"]
+        assert ev.quota_rule is not None
+        for i, t in enumerate(ev.pools):
+            mine = ev.quota_rule[t.rows] == i
+            rows = order[t.rows[mine]]
+            cols["quota_pool"][rows] = np.array(t.names, dtype=object)[mine]
+            cols["quota_limit"][rows] = t.limit[mine]
+            cols["quota_used_before"][rows] = t.used_before[mine]
+            cols["quota_this"][rows] = t.amount[mine]
+            cols["quota_remaining_after"][rows] = (
+                t.limit[mine] - t.used_before[mine] - np.where(t.drawn[mine], t.amount[mine], 0.0))
+        rules = ev.rules
+        sub_n = len(order)
+        cited = np.zeros((sub_n, len(rules)), dtype=bool)
+        for j, rule in enumerate(rules):
+            h = ev.truth[rule.id]
+            if rule.kind == "exception":
+                h = ev.authorizing_rule == rule.id
+            elif rule.kind == "review":
+                h = ev.review_rule == rule.id
+            elif rule.kind == "classify":
+                h = h & (ev.classification == rule.value)
+            cited[:, j] = h
+        cols["citations"][order] = _pattern_text(
+            cited, lambda pattern, rules=rules: "; ".join(
+                dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)))
+        obligation_rules = [r for r in rules if r.kind == "obligation"]
+        if obligation_rules:
+            held = np.stack([ev.truth[r.id] for r in obligation_rules], axis=1)
+
+            def render(pattern: np.ndarray, ev: Evaluation = ev,
+                       orules: list[Rule] = obligation_rules) -> str:
+                items = []
+                for r, on in zip(orules, pattern, strict=True):
+                    if on:
+                        item = r.value(ev.ctx) if callable(r.value) else dict(r.value)
+                        item.setdefault("cite", r.cite)
+                        items.append(item)
+                return json.dumps(items, ensure_ascii=False)
+
+            cols["obligations"][order] = _pattern_text(held, render)
+        else:
+            cols["obligations"][order] = "[]"
+    statuses = status_column(result, explicit)
+    h100 = cols["tpp_total"] / H100_TPP
+    frame = pl.DataFrame({
+        "id": [None if i is None else str(i) for i in batch.ids],
+        "regime_id": cols["regime_id"], "regime_status": statuses,
+        "tier": np.where(cols["tier"] < 0, None, cols["tier"]).tolist(),
+        "classification": cols["classification"], "controlled": np.where(batch.valid, cols["controlled"], None).tolist(),
+        "license_required": np.where(batch.valid, cols["license_required"], None).tolist(),
+        "authorization": cols["authorization"], "review_policy": cols["review_policy"],
+        "tpp_per_unit": cols["tpp_per_unit"], "tpp_total": cols["tpp_total"],
+        "h100_equivalents": np.round(h100, 4), "quota_pool": cols["quota_pool"],
+        "quota_limit": cols["quota_limit"], "quota_used_before": cols["quota_used_before"],
+        "quota_this": cols["quota_this"], "quota_remaining_after": cols["quota_remaining_after"],
+        "obligations": cols["obligations"], "citations": cols["citations"],
+        "error_field": batch.error_field, "error_message": batch.error_message,
+    }, schema=OUTPUT_SCHEMA, nan_to_null=True, strict=False)
+    if trace:
+        records = decisions_as_records(result, explicit, trace=True)
+        frame = frame.with_columns(pl.Series("trace", [json.dumps(r.get("trace", [])) for r in records]))
+    return frame
