@@ -26,7 +26,7 @@ from sluicegate.regimes.loader import (
 from sluicegate.regimes.model import Regime
 from sluicegate.rules.declared import RULES
 from sluicegate.rules.engine import Evaluation, InMemoryQuotaBook, QuotaBook, evaluate
-from sluicegate.rules.table import Batch, normalise_frame, prepare, records_to_frame
+from sluicegate.rules.table import Batch, prepare, read_frame, read_records
 
 
 class DecisionRequestError(ValueError):
@@ -84,7 +84,8 @@ def run(batch: Batch, explicit: Regime | None, book: QuotaBook) -> Run:
     for regime, rows in groups:
         order = rows[np.argsort(dates[rows], kind="stable")]
         sub = batch.take(order)
-        evaluation = evaluate(regime, RULES, sub.columns, sub.n, sub.valid, sub.ids, book, state)
+        evaluation = evaluate(regime, RULES, sub.columns, sub.n, sub.valid, sub.id_of, book, state,
+                              batch.consignees)
         out.parts.append((order, evaluation))
         out.regime_of_row[order] = regime.id
     del n
@@ -108,8 +109,10 @@ def decide_records(
     from sluicegate.rules.explain import decisions_as_records
 
     explicit = choose_regime(regime, reform)
-    frame, ids, errors = records_to_frame(list(records))
-    batch = prepare(frame, ids, errors, explicit_regime=explicit is not None, first_date=_first_date())
+    source, ids, errors = read_records(list(records))
+    batch = prepare(source, errors, explicit_regime=explicit is not None, first_date=_first_date())
+    batch.ids = ids
+    batch.id_of = ids.__getitem__
     result = run(batch, explicit, quota or InMemoryQuotaBook())
     if draws is not None:
         draws.extend(collect_draws(result))
@@ -129,9 +132,10 @@ def decide_frame(
     from sluicegate.rules.explain import decisions_as_frame
 
     explicit = choose_regime(regime, reform)
-    frame, errors = normalise_frame(df)
-    ids = frame["id"].to_list()
-    batch = prepare(frame, ids, errors, explicit_regime=explicit is not None, first_date=_first_date())
+    source, ids, errors = read_frame(df)
+    batch = prepare(source, errors, explicit_regime=explicit is not None, first_date=_first_date())
+    batch.ids = ids
+    batch.id_of = ids.__getitem__
     result = run(batch, explicit, quota or InMemoryQuotaBook())
     if draws is not None:
         draws.extend(collect_draws(result))
@@ -145,23 +149,21 @@ def collect_draws(result: Run) -> list[dict[str, Any]]:
         for trace in ev.pools:
             for k in np.flatnonzero(trace.drawn):
                 row = int(order[trace.rows[k]])
-                out.append({"index": row, "id": result.batch.ids[row], "pool": trace.names[k],
+                out.append({"index": row, "id": result.batch.id_of(row), "pool": trace.name(k),
                             "amount": float(trace.amount[k]), "limit": float(trace.limit[k]),
                             "rule": trace.rule})
     return out
 
 
 def status_column(result: Run, explicit: Regime | None) -> np.ndarray:
+    """Contract status per row: in-force for the default selection, else by date (vectorised)."""
     statuses = np.full(result.batch.n, None, dtype=object)
     dates = result.batch.columns["date"]
     for order, ev in result.parts:
         if explicit is None:
             statuses[order] = "in-force"
             continue
-        cache: dict[Any, str] = {}
-        for row in order:
-            d = dates[row]
-            if d not in cache:
-                cache[d] = status_for(ev.regime, d.astype(dt.date))
-            statuses[row] = cache[d]
+        uniq, inverse = np.unique(dates[order], return_inverse=True)
+        labels = np.array([status_for(ev.regime, d.astype(dt.date)) for d in uniq], dtype=object)
+        statuses[order] = labels[inverse.ravel()]
     return statuses

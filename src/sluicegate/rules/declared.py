@@ -63,7 +63,7 @@ def _exported(c: Ctx) -> np.ndarray:
 # ---------------------------------------------------------------- pool keys
 
 def _consignee_year(c: Ctx) -> tuple[np.ndarray, Callable[[int], str]]:
-    code, values = c.codes("consignee")
+    code, values = c.consignee_codes()
     years = c.col("year")
     key = code * 10000 + years
 
@@ -74,7 +74,7 @@ def _consignee_year(c: Ctx) -> tuple[np.ndarray, Callable[[int], str]]:
 
 
 def _consignee_location(c: Ctx) -> tuple[np.ndarray, Callable[[int], str]]:
-    code, values = c.codes("consignee")
+    code, values = c.consignee_codes()
     key = code * 1000 + c.col("loc")
     reg = countries()
 
@@ -86,7 +86,7 @@ def _consignee_location(c: Ctx) -> tuple[np.ndarray, Callable[[int], str]]:
 
 def _consignee(prefix: str) -> Callable[[Ctx], tuple[np.ndarray, Callable[[int], str]]]:
     def key(c: Ctx) -> tuple[np.ndarray, Callable[[int], str]]:
-        code, values = c.codes("consignee")
+        code, values = c.consignee_codes()
         return code, lambda k: f"{prefix}:{values[k]}"
 
     return key
@@ -309,7 +309,7 @@ RULES: list[Rule] = [
          shows=("hq", "uphq", "loc", "storage_ok")),
     Rule("748.15.UVEU", "data_center_veu", "exception",
          lambda c: c.col("has_uveu") & c.cls_in(c.p("data_center_veu.classes"))
-         & c.wholly_headquartered_in((), c.p("diffusion_tiers.tier1_destinations"))
+         & c.headquartered_in((), c.p("diffusion_tiers.tier1_destinations"))
          & ~_d5(c, "loc", "data_center_veu", "excluded_groups", "excluded_extra_destinations"),
          "15 CFR 748.15(b)(2)(i)",
          "UVEU: headquartered in supp. 5 (a) destinations; data center outside Macau/D:5 "
@@ -438,17 +438,17 @@ RULES: list[Rule] = [
          shows=("tpp", "mem_bw", "origin", "kind")),
     # ------------------------------------------------------------ obligations
     Rule("740.8(c).NAC-notice", "nac_aca", "obligation",
-         lambda c: c.authorization == "NAC", "15 CFR 740.8(a)(2), (c)(1)",
+         lambda c: c.auth_in(["NAC"]), "15 CFR 740.8(a)(2), (c)(1)",
          "notify BIS at least 25 calendar days before export", value=_nac_notice),
     Rule("740.27(b).AIA-certification", "aia", "obligation",
-         lambda c: c.authorization == "AIA", "15 CFR 740.27(b)(2)-(3)",
+         lambda c: c.auth_in(["AIA"]), "15 CFR 740.27(b)(2)-(3)",
          "one-time ultimate consignee certification; written notice with each shipment",
          value={"kind": "consignee-certification", "from": "ultimate consignee",
                 "why": "AIA: one-time certification (aware of AIA; no prohibited end use; no IaaS "
                 "training of 4E091 models for non-Tier 1 entities; no onward transfer); written "
                 "notice of AIA and ECCN with each shipment"}),
     Rule("740.27(c).AIA-report", "aia", "obligation",
-         lambda c: c.authorization == "AIA", "15 CFR 740.27(c)",
+         lambda c: c.auth_in(["AIA"]), "15 CFR 740.27(c)",
          "report the AIA certification to BIS once the consignee's cumulative TPP reaches 253,000,000",
          value={"kind": "report", "to": "BIS", "address": "EARReports@bis.doc.gov",
                 "why": "AIA certification: cumulative TPP to this ultimate consignee reaches the "
@@ -458,22 +458,22 @@ RULES: list[Rule] = [
                    capped=False),
          params=("aia.reporting_trigger_tpp",)),
     Rule("740.29.LPP-certification", "lpp", "obligation",
-         lambda c: c.authorization == "LPP", "15 CFR 740.29 (FGX summary; UNCONFIRMED)",
+         lambda c: c.auth_in(["LPP"]), "15 CFR 740.29 (FGX summary, UNCONFIRMED)",
          "ultimate consignee certifies it has not received 26,900,000 TPP this calendar year",
          value={"kind": "consignee-certification", "from": "ultimate consignee",
                 "why": "LPP: certify cumulative TPP received this calendar year stays within "
                 "26,900,000 (notify BIS on reaching the limit)"}),
     Rule("740.28(e).ACM-records", "acm", "obligation",
-         lambda c: c.authorization == "ACM", "15 CFR 740.28(e)",
+         lambda c: c.auth_in(["ACM"]), "15 CFR 740.28(e)",
          "facility accounting updated every six months or more frequently",
          value={"kind": "recordkeeping", "every_months": 6,
                 "why": "ACM: keep per-facility accounting of eligible items"}),
     Rule("748.15(f).VEU-report", "data_center_veu", "obligation",
-         lambda c: np.isin(c.authorization, ["UVEU", "NVEU"]), "15 CFR 748.15(f)",
+         lambda c: c.auth_in(["UVEU", "NVEU"]), "15 CFR 748.15(f)",
          "Data Center VEU semi-annual reports (inventory, receipts; NVEU customers)",
          value={"kind": "report", "to": "BIS", "every_months": 6,
                 "why": "Data Center VEU: semi-annual report due July 15 and January 15"}),
     Rule("91-FR-1684.certifications", "china_review_lane", "obligation",
-         lambda c: c.review_policy == "case-by-case", "91 FR 1684",
+         lambda c: c.review_in(["case-by-case"]), "91 FR 1684",
          "exporter certifications for the case-by-case lane", value=_china_conditions),
 ]

@@ -26,6 +26,7 @@ import polars as pl
 
 from sluicegate.regimes.countries import canonical_set, countries, group_table
 from sluicegate.regimes.model import Regime
+from sluicegate.rules.vocab import AUTH_CODE, CLASS_CODE, NO_REVIEW, REVIEW_CODE
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">=": op.ge, ">": op.gt, "<=": op.le, "<": op.lt,
@@ -99,19 +100,20 @@ PHASES = ("test", "classify", "require", "exception", "defeat", "review", "oblig
 class Ctx:
     """Columns of one batch under one regime, with helpers that read the law as data."""
 
-    def __init__(self, regime: Regime, columns: dict[str, np.ndarray], n: int) -> None:
+    def __init__(self, regime: Regime, columns: dict[str, np.ndarray], n: int,
+                 consignees: list[str] | None = None) -> None:
         self.regime = regime
         self.cols = columns
         self.n = n
+        self.consignees = consignees or []
         self.tests: dict[str, np.ndarray] = {}
-        self.classification = np.full(n, "not-controlled", dtype=object)
+        self.classification = np.zeros(n, dtype=np.int8)  # vocab.CLASSIFICATIONS codes
         self.license = np.zeros(n, dtype=bool)
-        self.authorization = np.full(n, "NLR", dtype=object)
-        self.review_policy = np.full(n, None, dtype=object)
+        self.authorization = np.zeros(n, dtype=np.int8)  # vocab.AUTHORIZATIONS codes
+        self.review_policy = np.zeros(n, dtype=np.int8)  # vocab.REVIEW_POLICIES codes
         self._groups = group_table()
         self._epoch = self._groups.epoch_of(columns["date"]) if n else np.zeros(0, dtype=np.int64)
         self._cache: dict[Any, np.ndarray] = {}
-        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
 
     # values -----------------------------------------------------------
     def col(self, name: str) -> np.ndarray:
@@ -174,36 +176,43 @@ class Ctx:
         return self.in_groups(column, (), (code,)) if code != "HK" else self.cols[column] == countries().index["HK"]
 
     # item, transaction ------------------------------------------------
+    @staticmethod
+    def _member(values: np.ndarray, codes: list[int], size: int) -> np.ndarray:
+        table = np.zeros(size, dtype=bool)
+        table[codes] = True
+        return table[values]
+
     def cls_in(self, classes: list[str]) -> np.ndarray:
-        return np.isin(self.classification, list(classes))
+        return self._member(self.classification, [CLASS_CODE[c] for c in classes], len(CLASS_CODE))
+
+    def auth_in(self, authorizations: list[str]) -> np.ndarray:
+        return self._member(self.authorization, [AUTH_CODE[a] for a in authorizations], len(AUTH_CODE))
+
+    def review_in(self, policies: list[str]) -> np.ndarray:
+        return self._member(self.review_policy, [REVIEW_CODE[p] for p in policies], len(REVIEW_CODE))
 
     def kind_in(self, kinds: list[str]) -> np.ndarray:
         from sluicegate.rules.table import KIND_CODE
 
-        return np.isin(self.cols["kind"], [KIND_CODE[k] for k in kinds])
+        return self._member(self.cols["kind"], [KIND_CODE[k] for k in kinds], len(KIND_CODE))
 
     def category_is(self, *categories: str) -> np.ndarray:
         from sluicegate.rules.table import CATEGORY_CODE
 
-        return np.isin(self.cols["category"], [CATEGORY_CODE[k] for k in categories])
+        return self._member(self.cols["category"], [CATEGORY_CODE[k] for k in categories],
+                            len(CATEGORY_CODE))
 
     def end_use_in(self, uses: list[str]) -> np.ndarray:
         from sluicegate.rules.table import END_USE_CODE
 
-        return np.isin(self.cols["end_use"], [END_USE_CODE[u] for u in uses])
+        return self._member(self.cols["end_use"], [END_USE_CODE[u] for u in uses], len(END_USE_CODE))
 
     def test(self, name: str) -> np.ndarray:
         return self.tests[name]
 
-    def codes(self, column: str) -> tuple[np.ndarray, list[Any]]:
-        """Integer codes for an object column (factorised once), and the code -> value list."""
-        if column not in self._codes:
-            series = pl.Series(self.cols[column].astype(str))
-            uniques = series.unique(maintain_order=True)
-            mapping = {v: i for i, v in enumerate(uniques.to_list())}
-            code = series.replace_strict(mapping, return_dtype=pl.Int64).to_numpy()
-            self._codes[column] = (code, uniques.to_list())
-        return self._codes[column]
+    def consignee_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Integer code of each row's consignee, and the code -> consignee name list."""
+        return self.cols["consignee"], self.consignees
 
 
 @dataclass
@@ -212,12 +221,17 @@ class PoolTrace:
 
     rule: str
     rows: np.ndarray  # row indices considered
-    names: list[str]  # pool name per considered row
+    pool_names: list[str]  # distinct pools touched
+    inverse: np.ndarray  # pool of each considered row (index into pool_names)
+    base: np.ndarray  # balance of each distinct pool before this rule ran
     limit: np.ndarray
     used_before: np.ndarray
     amount: np.ndarray
     fits: np.ndarray
     drawn: np.ndarray
+
+    def name(self, k: int) -> str:
+        return self.pool_names[int(self.inverse[k])]
 
 
 @dataclass
@@ -231,8 +245,9 @@ class Evaluation:
     license: np.ndarray
     authorization: np.ndarray
     review_policy: np.ndarray
-    authorizing_rule: np.ndarray
-    review_rule: np.ndarray
+    authorizing_rule: np.ndarray  # index into ``rules`` of the exception relied on, -1 none
+    review_rule: np.ndarray  # index into ``rules`` of the review rule chosen, -1 none
+    classify_rule: np.ndarray  # index into ``rules`` of the classification rule chosen, -1 none
     ctx: Ctx
     pools: list[PoolTrace] = field(default_factory=list)
     quota_rule: np.ndarray | None = None  # which PoolTrace index fills the quota field, per row
@@ -240,30 +255,38 @@ class Evaluation:
 
 
 def _resolve_priority(phase: str, rules: list[Rule], holds: dict[str, np.ndarray], n: int,
-                      default: Any, ids: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Highest-priority holding rule per row; conflicts among equals with different values."""
-    value = np.full(n, default, dtype=object)
-    chosen = np.full(n, None, dtype=object)
+                      vocabulary: dict[str, int], id_of: Callable[[int], Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-priority holding rule per row (codes), and which rule; conflicts among equals
+    with different outcomes raise :class:`RuleConflictError`."""
+    value = np.full(n, vocabulary.get("not-controlled", vocabulary.get("", 0)), dtype=np.int8)
+    chosen = np.full(n, -1, dtype=np.int16)  # index into ``rules``
     best = np.full(n, -np.inf)
     conflict = np.zeros(n, dtype=bool)
     conflict_pair: dict[int, tuple[str, str]] = {}
-    for rule in rules:
+    for index, rule in enumerate(rules):
         h = holds[rule.id]
-        same = h & (best == rule.priority) & (value != rule.value)
+        code = vocabulary[rule.value]
+        same = h & (best == rule.priority) & (value != code)
         if same.any():
             for r in np.flatnonzero(same & ~conflict):
-                conflict_pair[int(r)] = (str(chosen[r]), rule.id)
+                conflict_pair[int(r)] = (rules[int(chosen[r])].id, rule.id)
             conflict |= same
         up = h & (rule.priority > best)
         conflict &= ~up
-        value[up] = rule.value
-        chosen[up] = rule.id
+        value[up] = code
+        chosen[up] = index
         best[up] = rule.priority
     if conflict.any():
         rows = np.flatnonzero(conflict)
         first, second = conflict_pair[int(rows[0])]
-        raise RuleConflictError(phase, first, second, [ids[i] for i in rows])
+        raise RuleConflictError(phase, first, second, [id_of(int(i)) for i in rows])
     return value, chosen
+
+
+def _to_active(chosen: np.ndarray, rules: list[Rule], active: list[Rule]) -> np.ndarray:
+    """Map indices into a phase's rules to indices into all active rules (-1 stays -1)."""
+    lookup = np.array([active.index(r) for r in rules] + [-1], dtype=np.int16)
+    return lookup[np.where(chosen < 0, len(rules), chosen)]
 
 
 def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
@@ -273,12 +296,14 @@ def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
     pool = rule.pool
     if rows.size == 0:
         empty = np.zeros(0)
-        return PoolTrace(rule.id, rows, [], empty, empty, empty, np.zeros(0, bool), np.zeros(0, bool))
+        return PoolTrace(rule.id, rows, [], np.zeros(0, np.int64), empty, empty, empty, empty,
+                         np.zeros(0, bool), np.zeros(0, bool))
     all_codes, name_of = pool.key(ctx)
     codes = all_codes[rows]
     limits = np.asarray(pool.limit(ctx), dtype=np.float64)[rows]
     amounts = np.asarray(pool.amount(ctx), dtype=np.float64)[rows]
     uniq, inverse = np.unique(codes, return_inverse=True)
+    inverse = inverse.ravel()
     names_u = [name_of(int(c)) for c in uniq]
     base = np.array([state[nm] if nm in state else book.used(nm) for nm in names_u], dtype=np.float64)
     order = np.argsort(inverse, kind="stable")
@@ -311,28 +336,33 @@ def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
     used_before = np.empty_like(used_sorted)
     fits[order] = fits_sorted
     used_before[order] = used_sorted
-    names = [names_u[i] for i in inverse]
-    return PoolTrace(rule.id, rows, names, limits, used_before, amounts, fits, fits.copy())
+    return PoolTrace(rule.id, rows, names_u, inverse, base, limits, used_before, amounts, fits,
+                     fits.copy())
 
 
 def commit_pool(trace: PoolTrace, state: dict[str, float], book: QuotaBook) -> None:
-    for k in np.flatnonzero(trace.drawn):
-        name = trace.names[k]
-        if name not in state:
-            state[name] = book.used(name)
-        state[name] += float(trace.amount[k])
+    """Carry the pools' new balances forward to later rules and regimes of the same call."""
+    if not trace.rows.size:
+        return
+    sums = np.bincount(trace.inverse, weights=np.where(trace.drawn, trace.amount, 0.0),
+                       minlength=len(trace.pool_names))
+    for u, name in enumerate(trace.pool_names):
+        state[name] = float(trace.base[u] + sums[u])
 
 
 def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], n: int,
-             valid: np.ndarray, ids: list[Any], book: QuotaBook,
-             state: dict[str, float]) -> Evaluation:
-    """Evaluate the rules of ``regime`` over rows that are in date order."""
+             valid: np.ndarray, ids: Any, book: QuotaBook, state: dict[str, float],
+             consignees: list[str] | None = None) -> Evaluation:
+    """Evaluate the rules of ``regime`` over rows that are in date order.
+
+    ``ids(row)`` (or a list) names rows in conflict errors."""
     active = [
         replace(r, value=regime.param(r.value_param)) if r.value_param else r
         for r in rules
         if r.provision == "*" or regime.has(r.provision)
     ]
-    ctx = Ctx(regime, columns, n)
+    ctx = Ctx(regime, columns, n, consignees)
+    id_of = ids if callable(ids) else (lambda r: ids[r])
     truth: dict[str, np.ndarray] = {}
     by_phase = {phase: [r for r in active if r.kind == phase] for phase in PHASES}
 
@@ -343,9 +373,10 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
 
     for rule in by_phase["classify"]:
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & valid
-    classification, _ = _resolve_priority("classification", by_phase["classify"], truth, n,
-                                          "not-controlled", ids)
+    classification, classify_rule = _resolve_priority("classification", by_phase["classify"], truth, n,
+                                          CLASS_CODE, id_of)
     ctx.classification = classification
+    classify_rule = _to_active(classify_rule, by_phase["classify"], active)
 
     license_needed = np.zeros(n, dtype=bool)
     for rule in by_phase["require"]:
@@ -363,8 +394,8 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & valid
         eligible[rule.id] = truth[rule.id] & license_needed & ~defeated.get(rule.id, np.zeros(n, bool))
 
-    authorization = np.where(license_needed, "LICENSE", "NLR").astype(object)
-    authorizing_rule = np.full(n, None, dtype=object)
+    authorization = np.where(license_needed, AUTH_CODE["LICENSE"], AUTH_CODE["NLR"]).astype(np.int8)
+    authorizing_rule = np.full(n, -1, dtype=np.int16)  # index into active rules
     assigned = np.zeros(n, dtype=bool)
     pools: list[PoolTrace] = []
     quota_rule = np.full(n, -1, dtype=np.int64)
@@ -378,7 +409,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
                 both = eligible[first.id] & eligible[second.id] & ~assigned
                 if both.any():
                     raise RuleConflictError("exceptions", first.id, second.id,
-                                            [ids[k] for k in np.flatnonzero(both)])
+                                            [id_of(k) for k in np.flatnonzero(both)])
         for rule in level_rules:
             rows = np.flatnonzero(eligible[rule.id] & ~assigned)
             if rule.pool is not None:
@@ -389,19 +420,21 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
                 quota_rule[take] = len(pools) - 1
             else:
                 take = rows
-            authorization[take] = rule.value
-            authorizing_rule[take] = rule.id
+            authorization[take] = AUTH_CODE[rule.value]
+            authorizing_rule[take] = active.index(rule)
             assigned[take] = True
     ctx.authorization = authorization
 
-    needs_review = authorization == "LICENSE"
+    needs_review = authorization == AUTH_CODE["LICENSE"]
     for rule in by_phase["review"]:
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & needs_review
-    review, review_rule = _resolve_priority("review policy", by_phase["review"], truth, n, None, ids)
+    review, review_rule = _resolve_priority("review policy", by_phase["review"], truth, n,
+                                            REVIEW_CODE, id_of)
+    review_rule = _to_active(review_rule, by_phase["review"], active)
     for rule in by_phase["review"]:
         if rule.pool is None:
             continue
-        rows = np.flatnonzero(review_rule == rule.id)
+        rows = np.flatnonzero(review_rule == active.index(rule))
         trace = run_pool(rule, ctx, rows, book, state)
         straddle = rule.straddle_param and ctx.p(rule.straddle_param)
         if straddle == rule.value and rows.size:
@@ -409,7 +442,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
             trace.drawn = trace.fits | crossing
         commit_pool(trace, state, book)
         pools.append(trace)
-        review[rows] = np.where(trace.drawn, rule.value, rule.exceed_value)
+        review[rows] = np.where(trace.drawn, REVIEW_CODE[rule.value], REVIEW_CODE[rule.exceed_value])
         quota_rule[rows] = len(pools) - 1
     ctx.review_policy = review
 
@@ -432,7 +465,8 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     return Evaluation(
         regime=regime, rules=active, truth=truth, classification=classification,
         license=license_needed, authorization=authorization, review_policy=review,
-        authorizing_rule=authorizing_rule, review_rule=review_rule, ctx=ctx,
+        authorizing_rule=authorizing_rule, review_rule=review_rule, classify_rule=classify_rule,
+        ctx=ctx,
         pools=pools, quota_rule=quota_rule, tier=tier,
     )
 

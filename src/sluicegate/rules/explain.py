@@ -20,6 +20,7 @@ from sluicegate.regimes.countries import countries
 from sluicegate.regimes.model import Regime
 from sluicegate.rules.decide import Run, status_column
 from sluicegate.rules.engine import Evaluation, Rule
+from sluicegate.rules.vocab import AUTH_CODE, AUTHORIZATIONS, CLASSIFICATIONS, REVIEW_POLICIES
 
 ASSUMPTIONS = {
     "datacenter_assumed": ("classification_3a090_2023",
@@ -107,25 +108,23 @@ class _PoolIndex:
             self.by_rule[trace.rule] = (i, {int(r): k for k, r in enumerate(trace.rows)})
 
 
-def _cited(ev: Evaluation, rule: Rule, row: int) -> bool:
-    holds = bool(ev.truth[rule.id][row])
-    if not holds:
+def _rule_id(ev: Evaluation, index: int) -> str | None:
+    return None if index < 0 else ev.rules[index].id
+
+
+def _cited(ev: Evaluation, index: int, rule: Rule, row: int) -> bool:
+    if not ev.truth[rule.id][row]:
         return False
     if rule.kind == "classify":
-        return rule.value == ev.classification[row] and _is_top(ev, "classify", rule, row)
+        return int(ev.classify_rule[row]) == index
     if rule.kind == "exception":
-        return ev.authorizing_rule[row] == rule.id
+        return int(ev.authorizing_rule[row]) == index
     if rule.kind == "review":
-        return ev.review_rule[row] == rule.id
+        return int(ev.review_rule[row]) == index
     return True
 
 
-def _is_top(ev: Evaluation, kind: str, rule: Rule, row: int) -> bool:
-    best = max((r.priority for r in ev.rules if r.kind == kind and ev.truth[r.id][row]), default=None)
-    return best == rule.priority
-
-
-def _note(ev: Evaluation, rule: Rule, row: int, pools: _PoolIndex) -> str:
+def _note(ev: Evaluation, index: int, rule: Rule, row: int, pools: _PoolIndex) -> str:
     parts = [_show(ev, s, row) for s in rule.shows]
     parts += [_param_note(ev.regime, p) for p in rule.params]
     holds = bool(ev.truth[rule.id][row])
@@ -136,24 +135,25 @@ def _note(ev: Evaluation, rule: Rule, row: int, pools: _PoolIndex) -> str:
             verdict = "fits" if t.fits[k] else "would exceed the limit"
             if rule.kind == "obligation":
                 verdict = "reaches the trigger" if holds else "below the trigger or already reached"
-            parts.append(f"{t.names[k]}: used {_fmt(float(t.used_before[k]))} + this "
+            parts.append(f"{t.name(k)}: used {_fmt(float(t.used_before[k]))} + this "
                          f"{_fmt(float(t.amount[k]))} vs limit {_fmt(float(t.limit[k]))}: {verdict}")
     if rule.kind == "exception" and holds:
+        relied = int(ev.authorizing_rule[row])
         if not ev.license[row]:
             parts.append("not needed: no licence requirement applies")
-        elif ev.authorizing_rule[row] == rule.id:
+        elif relied == index:
             parts.append("relied on")
-        elif rule.pool is not None and ev.authorization[row] == "LICENSE":
+        elif rule.pool is not None and ev.authorization[row] == AUTH_CODE["LICENSE"]:
             parts.append("not available for this shipment")
         else:
-            parts.append(f"eligible but not relied on: {ev.authorizing_rule[row] or 'a defeating rule'} "
+            parts.append(f"eligible but not relied on: {_rule_id(ev, relied) or 'a defeating rule'} "
                          "takes precedence")
-    if rule.kind == "review" and holds and ev.review_rule[row] != rule.id:
-        parts.append(f"overridden by {ev.review_rule[row]}")
-    if rule.kind == "review" and holds and ev.review_rule[row] == rule.id:
-        parts.append(f"chosen: {ev.review_policy[row]}")
-    if rule.kind == "classify" and holds and not _cited(ev, rule, row):
-        parts.append(f"overridden: classification is {ev.classification[row]}")
+    if rule.kind == "review" and holds:
+        chosen = int(ev.review_rule[row])
+        parts.append(f"chosen: {REVIEW_POLICIES[ev.review_policy[row]]}" if chosen == index
+                     else f"overridden by {_rule_id(ev, chosen)}")
+    if rule.kind == "classify" and holds and int(ev.classify_rule[row]) != index:
+        parts.append(f"overridden: classification is {CLASSIFICATIONS[ev.classification[row]]}")
     return "; ".join(parts)
 
 
@@ -176,13 +176,12 @@ def _quota(ev: Evaluation, row: int) -> dict[str, Any] | None:
     k = int(np.flatnonzero(t.rows == row)[0])
     drawn = bool(t.drawn[k])
     used, amount, limit = float(t.used_before[k]), float(t.amount[k]), float(t.limit[k])
-    return {"pool": t.names[k], "limit": _num(limit), "used_before": _num(used),
+    return {"pool": t.name(k), "limit": _num(limit), "used_before": _num(used),
             "this": _num(amount), "remaining_after": _num(limit - used - (amount if drawn else 0.0)),
             "drawn": drawn}
 
 
-def _assumptions(ev: Evaluation, row: int, batch_assumptions: dict[str, np.ndarray],
-                 sub_row: int) -> list[str]:
+def _assumptions(ev: Evaluation, batch_assumptions: dict[str, np.ndarray], sub_row: int) -> list[str]:
     out = []
     for key, (provision, text) in ASSUMPTIONS.items():
         if ev.regime.has(provision) and batch_assumptions[key][sub_row]:
@@ -194,57 +193,51 @@ def decisions_as_records(result: Run, explicit: Regime | None, *, trace: bool) -
     batch = result.batch
     out: list[dict[str, Any] | None] = [None] * batch.n
     statuses = status_column(result, explicit)
-    for r in range(batch.n):
-        if not batch.valid[r]:
-            out[r] = {"id": batch.ids[r], "error": {"field": batch.error_field[r],
-                                                    "message": batch.error_message[r]}}
+    for r, (fieldname, message) in batch.errors.items():
+        out[r] = {"id": batch.id_of(r), "error": {"field": fieldname, "message": message}}
     for order, ev in result.parts:
         pools = _PoolIndex(ev)
         sub_assumptions = {k: v[order] for k, v in batch.assumptions.items()}
         for sub_row, row in enumerate(order):
             row = int(row)
-            cited = [rule.cite for rule in ev.rules if _cited(ev, rule, sub_row)]
-            tpp_unit = _num(float(ev.ctx.cols["tpp_per_unit"][sub_row]))
+            cited = [rule.cite for i, rule in enumerate(ev.rules) if _cited(ev, i, rule, sub_row)]
             tpp_total = _num(float(ev.ctx.cols["tpp_total"][sub_row]))
-            auth = str(ev.authorization[sub_row])
+            auth = AUTHORIZATIONS[ev.authorization[sub_row]]
+            day = ev.ctx.cols["date"][sub_row].astype(object)
             decision: dict[str, Any] = {
-                "id": batch.ids[row],
+                "id": batch.id_of(row),
                 "regime": {"id": ev.regime.id, "status": statuses[row],
-                           "legal_status": ev.regime.legal_status_on(
-                               ev.ctx.cols["date"][sub_row].astype(object)),
+                           "legal_status": ev.regime.legal_status_on(day),
                            "content_hash": ev.regime.content_hash[:16]},
                 "tier": int(ev.tier[sub_row]) if ev.tier is not None else None,
-                "classification": str(ev.classification[sub_row]),
-                "controlled": ev.classification[sub_row] != "not-controlled",
+                "classification": CLASSIFICATIONS[ev.classification[sub_row]],
+                "controlled": bool(ev.classification[sub_row] != 0),
                 "license_required": auth == "LICENSE",
                 "authorization": auth,
-                "review_policy": ev.review_policy[sub_row] if auth == "LICENSE" else None,
-                "tpp_per_unit": tpp_unit,
+                "review_policy": REVIEW_POLICIES[ev.review_policy[sub_row]] if auth == "LICENSE" else None,
+                "tpp_per_unit": _num(float(ev.ctx.cols["tpp_per_unit"][sub_row])),
                 "tpp_total": tpp_total,
                 "h100_equivalents": None if tpp_total is None else round(tpp_total / H100_TPP, 4),
                 "obligations": _obligation_items(ev, sub_row),
                 "quota": _quota(ev, sub_row),
                 "screening": None,
                 "citations": list(dict.fromkeys(cited)),
-                "assumptions": _assumptions(ev, row, sub_assumptions, sub_row),
+                "assumptions": _assumptions(ev, sub_assumptions, sub_row),
             }
             if ev.regime.reform_of:
                 decision["regime"]["reform_of"] = ev.regime.reform_of
                 decision["regime"]["reform_hash"] = ev.regime.reform_hash
-            if trace:
-                decision["trace"] = [
-                    {"rule": rule.id, "holds": bool(ev.truth[rule.id][sub_row]), "cite": rule.cite,
-                     "note": _note(ev, rule, sub_row, pools), "kind": rule.kind,
-                     "provision": rule.provision}
-                    for rule in ev.rules
-                ]
-            else:
-                decision["trace"] = []
+            decision["trace"] = [
+                {"rule": rule.id, "holds": bool(ev.truth[rule.id][sub_row]), "cite": rule.cite,
+                 "note": _note(ev, i, rule, sub_row, pools), "kind": rule.kind,
+                 "provision": rule.provision}
+                for i, rule in enumerate(ev.rules)
+            ] if trace else []
             out[row] = decision
     return [d for d in out if d is not None]
 
 
-OUTPUT_SCHEMA = {
+OUTPUT_COLUMNS = {
     "id": pl.Utf8, "regime_id": pl.Utf8, "regime_status": pl.Utf8, "tier": pl.Int8,
     "classification": pl.Utf8, "controlled": pl.Boolean, "license_required": pl.Boolean,
     "authorization": pl.Utf8, "review_policy": pl.Utf8, "tpp_per_unit": pl.Float64,
@@ -267,91 +260,128 @@ def _pattern_text(matrix: np.ndarray, render: Any) -> np.ndarray:
     return texts[inverse.ravel()]
 
 
+def _names(vocabulary: list[str], codes: np.ndarray, missing: np.ndarray) -> pl.Series:
+    """Codes -> strings as a polars column without building Python strings per row."""
+    index = pl.Series(np.where(missing, None, codes).tolist() if codes.size < 1024 else codes,
+                      dtype=pl.Int64)
+    if codes.size >= 1024:
+        index = pl.Series(codes, dtype=pl.Int64).set(pl.Series(missing), None)  # type: ignore[arg-type]
+    return pl.Series(vocabulary, dtype=pl.Utf8).gather(index)
+
+
 def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> pl.DataFrame:
     batch = result.batch
     n = batch.n
-    cols: dict[str, np.ndarray] = {
-        "regime_id": np.full(n, None, dtype=object), "tier": np.full(n, -1, dtype=np.int8),
-        "classification": np.full(n, None, dtype=object), "controlled": np.zeros(n, dtype=bool),
-        "license_required": np.zeros(n, dtype=bool), "authorization": np.full(n, None, dtype=object),
-        "review_policy": np.full(n, None, dtype=object),
-        "tpp_per_unit": np.full(n, np.nan), "tpp_total": np.full(n, np.nan),
-        "quota_pool": np.full(n, None, dtype=object), "quota_limit": np.full(n, np.nan),
-        "quota_used_before": np.full(n, np.nan), "quota_this": np.full(n, np.nan),
-        "quota_remaining_after": np.full(n, np.nan),
-        "obligations": np.full(n, None, dtype=object), "citations": np.full(n, None, dtype=object),
-    }
+    classification = np.zeros(n, dtype=np.int64)
+    authorization = np.zeros(n, dtype=np.int64)
+    review = np.zeros(n, dtype=np.int64)
+    tier = np.full(n, -1, dtype=np.int64)
+    regime_code = np.full(n, -1, dtype=np.int64)
+    floats = {k: np.full(n, np.nan) for k in ("tpp_per_unit", "tpp_total", "quota_limit",
+                                              "quota_used_before", "quota_this", "quota_remaining_after")}
+    pool_names: list[str] = []
+    pool_code = np.full(n, -1, dtype=np.int64)
+    citation_texts: list[str] = []
+    citation_code = np.full(n, -1, dtype=np.int64)
+    obligation_texts: list[str] = []
+    obligation_code = np.full(n, -1, dtype=np.int64)
+    regime_names: list[str] = []
     for order, ev in result.parts:
-        cols["regime_id"][order] = ev.regime.id
+        regime_code[order] = len(regime_names)
+        regime_names.append(ev.regime.id)
         if ev.tier is not None:
-            cols["tier"][order] = ev.tier
-        cols["classification"][order] = ev.classification
-        cols["controlled"][order] = ev.classification != "not-controlled"
-        lic = ev.authorization == "LICENSE"
-        cols["license_required"][order] = lic
-        cols["authorization"][order] = ev.authorization
-        cols["review_policy"][order] = np.where(lic, ev.review_policy, None)
-        cols["tpp_per_unit"][order] = ev.ctx.cols["tpp_per_unit"]
-        cols["tpp_total"][order] = ev.ctx.cols["tpp_total"]
+            tier[order] = ev.tier
+        classification[order] = ev.classification
+        authorization[order] = ev.authorization
+        lic = ev.authorization == AUTH_CODE["LICENSE"]
+        review[order] = np.where(lic, ev.review_policy, 0)
+        floats["tpp_per_unit"][order] = ev.ctx.cols["tpp_per_unit"]
+        floats["tpp_total"][order] = ev.ctx.cols["tpp_total"]
         assert ev.quota_rule is not None
         for i, t in enumerate(ev.pools):
             mine = ev.quota_rule[t.rows] == i
             rows = order[t.rows[mine]]
-            cols["quota_pool"][rows] = np.array(t.names, dtype=object)[mine]
-            cols["quota_limit"][rows] = t.limit[mine]
-            cols["quota_used_before"][rows] = t.used_before[mine]
-            cols["quota_this"][rows] = t.amount[mine]
-            cols["quota_remaining_after"][rows] = (
+            pool_code[rows] = len(pool_names) + t.inverse[mine]
+            pool_names.extend(t.pool_names)
+            floats["quota_limit"][rows] = t.limit[mine]
+            floats["quota_used_before"][rows] = t.used_before[mine]
+            floats["quota_this"][rows] = t.amount[mine]
+            floats["quota_remaining_after"][rows] = (
                 t.limit[mine] - t.used_before[mine] - np.where(t.drawn[mine], t.amount[mine], 0.0))
         rules = ev.rules
-        sub_n = len(order)
-        cited = np.zeros((sub_n, len(rules)), dtype=bool)
+        cited = np.zeros((len(order), len(rules)), dtype=bool)
         for j, rule in enumerate(rules):
-            h = ev.truth[rule.id]
             if rule.kind == "exception":
-                h = ev.authorizing_rule == rule.id
+                cited[:, j] = ev.authorizing_rule == j
             elif rule.kind == "review":
-                h = ev.review_rule == rule.id
+                cited[:, j] = ev.review_rule == j
             elif rule.kind == "classify":
-                h = h & (ev.classification == rule.value)
-            cited[:, j] = h
-        cols["citations"][order] = _pattern_text(
-            cited, lambda pattern, rules=rules: "; ".join(
-                dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)))
+                cited[:, j] = ev.classify_rule == j
+            else:
+                cited[:, j] = ev.truth[rule.id]
+        codes, texts = _patterns(cited, lambda pattern, rules=rules: "; ".join(
+            dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)))
+        citation_code[order] = codes + len(citation_texts)
+        citation_texts.extend(texts)
         obligation_rules = [r for r in rules if r.kind == "obligation"]
-        if obligation_rules:
-            held = np.stack([ev.truth[r.id] for r in obligation_rules], axis=1)
+        held = (np.stack([ev.truth[r.id] for r in obligation_rules], axis=1) if obligation_rules
+                else np.zeros((len(order), 0), dtype=bool))
 
-            def render(pattern: np.ndarray, ev: Evaluation = ev,
-                       orules: list[Rule] = obligation_rules) -> str:
-                items = []
-                for r, on in zip(orules, pattern, strict=True):
-                    if on:
-                        item = r.value(ev.ctx) if callable(r.value) else dict(r.value)
-                        item.setdefault("cite", r.cite)
-                        items.append(item)
-                return json.dumps(items, ensure_ascii=False)
+        def render(pattern: np.ndarray, ev: Evaluation = ev, orules: list[Rule] = obligation_rules) -> str:
+            items = []
+            for r, on in zip(orules, pattern, strict=True):
+                if on:
+                    item = r.value(ev.ctx) if callable(r.value) else dict(r.value)
+                    item.setdefault("cite", r.cite)
+                    items.append(item)
+            return json.dumps(items, ensure_ascii=False)
 
-            cols["obligations"][order] = _pattern_text(held, render)
-        else:
-            cols["obligations"][order] = "[]"
+        codes, texts = _patterns(held, render)
+        obligation_code[order] = codes + len(obligation_texts)
+        obligation_texts.extend(texts)
     statuses = status_column(result, explicit)
-    h100 = cols["tpp_total"] / H100_TPP
+    invalid = ~batch.valid
+    error_rows = sorted(batch.errors)
+    error_field = [None] * n
+    error_message = [None] * n
+    for r in error_rows:
+        error_field[r], error_message[r] = batch.errors[r]
+    ids = batch.ids if isinstance(batch.ids, pl.Series) else pl.Series(
+        [None if i is None else str(i) for i in batch.ids], dtype=pl.Utf8)
     frame = pl.DataFrame({
-        "id": [None if i is None else str(i) for i in batch.ids],
-        "regime_id": cols["regime_id"], "regime_status": statuses,
-        "tier": np.where(cols["tier"] < 0, None, cols["tier"]).tolist(),
-        "classification": cols["classification"], "controlled": np.where(batch.valid, cols["controlled"], None).tolist(),
-        "license_required": np.where(batch.valid, cols["license_required"], None).tolist(),
-        "authorization": cols["authorization"], "review_policy": cols["review_policy"],
-        "tpp_per_unit": cols["tpp_per_unit"], "tpp_total": cols["tpp_total"],
-        "h100_equivalents": np.round(h100, 4), "quota_pool": cols["quota_pool"],
-        "quota_limit": cols["quota_limit"], "quota_used_before": cols["quota_used_before"],
-        "quota_this": cols["quota_this"], "quota_remaining_after": cols["quota_remaining_after"],
-        "obligations": cols["obligations"], "citations": cols["citations"],
-        "error_field": batch.error_field, "error_message": batch.error_message,
-    }, schema=OUTPUT_SCHEMA, nan_to_null=True, strict=False)
+        "id": ids.cast(pl.Utf8),
+        "regime_id": _names(regime_names or [""], np.maximum(regime_code, 0), invalid),
+        "regime_status": pl.Series(statuses.tolist() if n < 1024 else statuses, dtype=pl.Utf8),
+        "tier": pl.Series(tier, dtype=pl.Int8).set(pl.Series(tier < 0), None),  # type: ignore[arg-type]
+        "classification": _names(CLASSIFICATIONS, classification, invalid),
+        "controlled": pl.Series(classification != 0).set(pl.Series(invalid), None),  # type: ignore[arg-type]
+        "license_required": pl.Series(authorization == AUTH_CODE["LICENSE"]).set(pl.Series(invalid), None),  # type: ignore[arg-type]
+        "authorization": _names(AUTHORIZATIONS, authorization, invalid),
+        "review_policy": _names(REVIEW_POLICIES, review, invalid | (review == 0)),
+        "tpp_per_unit": floats["tpp_per_unit"], "tpp_total": floats["tpp_total"],
+        "h100_equivalents": np.round(floats["tpp_total"] / H100_TPP, 4),
+        "quota_pool": _names(pool_names or [""], np.maximum(pool_code, 0), pool_code < 0),
+        "quota_limit": floats["quota_limit"], "quota_used_before": floats["quota_used_before"],
+        "quota_this": floats["quota_this"], "quota_remaining_after": floats["quota_remaining_after"],
+        "obligations": _names(obligation_texts or [""], np.maximum(obligation_code, 0), obligation_code < 0),
+        "citations": _names(citation_texts or [""], np.maximum(citation_code, 0), citation_code < 0),
+        "error_field": pl.Series(error_field, dtype=pl.Utf8),
+        "error_message": pl.Series(error_message, dtype=pl.Utf8),
+    }, nan_to_null=True)
     if trace:
         records = decisions_as_records(result, explicit, trace=True)
         frame = frame.with_columns(pl.Series("trace", [json.dumps(r.get("trace", [])) for r in records]))
     return frame
+
+
+def _patterns(matrix: np.ndarray, render: Any) -> tuple[np.ndarray, list[str]]:
+    """Code each row's boolean pattern over rules; render each distinct pattern once."""
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), []
+    if matrix.shape[1] == 0:
+        return np.zeros(n, dtype=np.int64), [render(matrix[0])]
+    packed = np.ascontiguousarray(np.packbits(matrix, axis=1))
+    view = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    return inverse.ravel().astype(np.int64), [render(matrix[i]) for i in first]
