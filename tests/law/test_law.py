@@ -12,7 +12,9 @@ Matching rules (also documented in ``tests/law/README.md``):
 
 - ``a.b.c: value`` reads nested dicts by dotted path (``quota.remaining_after``, ``error.field``);
 - numbers compare with relative tolerance 1e-9 (absolute 1e-9 around zero); a path whose last
-  segment ends in ``density`` compares to 0.005 (figures quoted to 2 dp); booleans compare only to
+  segment ends in ``density`` compares to 0.005 (figures quoted to 2 dp); a string ``"~1699.09"``
+  means a number equal to the decimals written (within half a unit in the last place); booleans
+  compare only to
   booleans; ``null`` means the value is null; a dict value is a subset match, a list value an exact
   element-wise match;
 - ``path~: [...]`` means "the list contains items matching each of these": dict items are subset
@@ -46,6 +48,7 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-9
 DENSITY_ABS_TOL = 0.005
 _MISSING = object()
+_APPROX = re.compile(r"^~\s*([-+]?\d+(?:\.(\d+))?)$")
 _FLOAT_LIKE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -147,6 +150,13 @@ def values_match(expected: Any, got: Any, path: str = "") -> bool:
     """True when ``got`` satisfies ``expected`` under the matching rules of this module."""
     if expected is None:
         return got is None
+    approx = _APPROX.match(expected) if isinstance(expected, str) else None
+    if approx:
+        # "~1699.09": equal to the decimals written (half a unit in the last place)
+        if isinstance(got, bool) or not isinstance(got, int | float):
+            return False
+        decimals = len(approx.group(2) or "")
+        return abs(float(got) - float(approx.group(1))) <= 0.5 * 10.0**-decimals + 1e-12
     if isinstance(expected, bool) or isinstance(got, bool):
         return isinstance(expected, bool) and isinstance(got, bool) and expected == got
     if isinstance(expected, int | float):
@@ -413,6 +423,10 @@ def test_law_files_are_well_formed() -> None:
                     problems.append(f"{where}: expect names {tid!r}, not a transaction id")
             if case.get("reform") and not (LAW_DIR / case["reform"]).is_file():
                 problems.append(f"{where}: reform file {case['reform']!r} not found")
+            if case.get("reform") and case.get("regime"):
+                problems.append(
+                    f"{where}: give regime or reform, not both (a reform names its base)"
+                )
             any_error = any(_expects_error(case, tid) for tid in ids)
             if any_error and case.get("expect_exit", 0) != 2:
                 problems.append(f"{where}: an error record is expected, so expect_exit must be 2")
@@ -544,6 +558,15 @@ def test_matcher_reports_each_mismatch(expect: dict[str, Any], fragment: str) ->
     assert fragment in problems[0], problems[0]
 
 
+def test_matcher_approximate_numbers() -> None:
+    assert values_match("~1699.09", 1699.0904497220818)
+    assert values_match("~1699.09", 1699.0904)
+    assert not values_match("~1699.09", 1699.1)
+    assert values_match("~49899", 49898.94)
+    assert not values_match("~1699.09", "1699.09")
+    assert not values_match("~1", True)
+
+
 def test_matcher_numbers_use_relative_tolerance() -> None:
     assert values_match(1e26, 1.0000000001e26)
     assert not values_match(1e26, 1.00001e26)
@@ -629,10 +652,10 @@ def test_runner_reports_missing_and_extra_records() -> None:
 
 
 def test_runner_sends_regime_and_reform_options() -> None:
-    case = {"regime": "us-2023-11-17", "reform": "reforms/g2g_india_doubled.yaml"}
-    args = cli_args(case)
-    assert args[:4] == ["decide", "-", "--regime", "us-2023-11-17"]
-    assert args[4] == "--reform" and args[5].endswith("g2g_india_doubled.yaml")
+    assert cli_args({"regime": "us-2023-11-17"}) == ["decide", "-", "--regime", "us-2023-11-17"]
+    args = cli_args({"reform": "reforms/g2g_india_doubled.yaml"})
+    assert args[:3] == ["decide", "-", "--reform"] and Path(args[3]).is_file()
+    assert cli_args({}) == ["decide", "-"]
 
 
 def test_every_case_is_collected() -> None:
@@ -683,6 +706,8 @@ def _oracle_for(
                     continue
                 if key.endswith("~"):
                     _set_path(output, key[:-1], list(value))
+                elif isinstance(value, str) and _APPROX.match(value):
+                    _set_path(output, key, float(value.lstrip("~ ")))
                 else:
                     _set_path(output, key, value)
             outputs.append(output)
