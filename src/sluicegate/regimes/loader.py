@@ -129,12 +129,30 @@ def series_steps(name: str) -> tuple[tuple[dt.date, float], ...]:
     return _series(name)
 
 
+def check_country_lists(regime: Regime, file: str) -> None:
+    """Parameters naming destinations must hold ISO codes (YAML reads an unquoted NO as false)."""
+    from sluicegate.regimes.countries import countries
+
+    reg = countries()
+    for pid, prov in regime.provisions.items():
+        for name, par in prov.parameters.items():
+            if not (name.endswith("destinations") or name == "origin" or name.endswith("_b")):
+                continue
+            values = par.value if isinstance(par.value, list) else [par.value]
+            for k, code in enumerate(values):
+                if not isinstance(code, str) or not reg.is_code(code):
+                    raise RegimeDataError(file, f"provisions.{pid}.parameters.{name}.value[{k}]",
+                                          f"{code!r} is not an ISO 3166-1 alpha-2 code (quote codes "
+                                          "in YAML: 'NO' unquoted reads as false)")
+
+
 def _finish(raw: dict[str, Any], files: list[str]) -> Regime:
     body = {k: v for k, v in raw.items() if k != "extends"}
     try:
         regime = Regime.model_validate(body)
     except ValidationError as exc:
         raise _format_validation(" <- ".join(reversed(files)), exc) from exc
+    check_country_lists(regime, " <- ".join(reversed(files)))
     regime.extends = raw.get("extends")
     regime.source_files = files
     regime.content_hash = sha256_of(
@@ -266,6 +284,7 @@ def apply_reform(reform: ReformFile, name: str = "<reform>") -> Regime:
         regime = Regime.model_validate(body)
     except ValidationError as exc:
         raise _format_validation(name, exc) from exc
+    check_country_lists(regime, name)
     regime.content_hash = sha256_of(
         regime.model_dump(mode="json", exclude={"content_hash", "source_files"})
     )
