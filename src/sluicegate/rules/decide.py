@@ -82,14 +82,27 @@ def run(batch: Batch, explicit: Regime | None, book: QuotaBook) -> Run:
                 groups.append((regimes()[rid], rows))
     state: dict[str, float] = {}
     for regime, rows in groups:
-        order = rows[np.argsort(dates[rows], kind="stable")]
-        sub = batch.take(order)
+        # rules are evaluated in any row order; quota pools take rows in date order (``rank``)
+        if rows.size == n:
+            order, sub = np.arange(n), batch
+        else:
+            order = rows
+            sub = batch.take(rows)
+        rank = np.empty(sub.n, dtype=np.int64)
+        rank[_date_order(sub.columns["date"])] = np.arange(sub.n)
         evaluation = evaluate(regime, RULES, sub.columns, sub.n, sub.valid, sub.id_of, book, state,
-                              batch.consignees)
+                              batch.consignees, rank)
         out.parts.append((order, evaluation))
         out.regime_of_row[order] = regime.id
-    del n
     return out
+
+
+def _date_order(dates: np.ndarray) -> np.ndarray:
+    """Stable order by date (ties keep input order); free when input is already sorted."""
+    days = dates.astype(np.int64)
+    if days.size < 2 or bool(np.all(days[1:] >= days[:-1])):
+        return np.arange(days.size)
+    return np.argsort(days, kind="stable")
 
 
 def _first_date() -> dt.date:

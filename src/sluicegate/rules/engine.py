@@ -176,11 +176,13 @@ class Ctx:
         return self.in_groups(column, (), (code,)) if code != "HK" else self.cols[column] == countries().index["HK"]
 
     # item, transaction ------------------------------------------------
-    @staticmethod
-    def _member(values: np.ndarray, codes: list[int], size: int) -> np.ndarray:
-        table = np.zeros(size, dtype=bool)
-        table[codes] = True
-        return table[values]
+    def _member(self, values: np.ndarray, codes: list[int], size: int) -> np.ndarray:
+        key = ("member", id(values), tuple(codes))
+        if key not in self._cache:
+            table = np.zeros(size, dtype=bool)
+            table[codes] = True
+            self._cache[key] = table[values]
+        return self._cache[key]
 
     def cls_in(self, classes: list[str]) -> np.ndarray:
         return self._member(self.classification, [CLASS_CODE[c] for c in classes], len(CLASS_CODE))
@@ -352,7 +354,7 @@ def commit_pool(trace: PoolTrace, state: dict[str, float], book: QuotaBook) -> N
 
 def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], n: int,
              valid: np.ndarray, ids: Any, book: QuotaBook, state: dict[str, float],
-             consignees: list[str] | None = None) -> Evaluation:
+             consignees: list[str] | None = None, rank: np.ndarray | None = None) -> Evaluation:
     """Evaluate the rules of ``regime`` over rows that are in date order.
 
     ``ids(row)`` (or a list) names rows in conflict errors."""
@@ -362,6 +364,11 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
         if r.provision == "*" or regime.has(r.provision)
     ]
     ctx = Ctx(regime, columns, n, consignees)
+    if rank is None:
+        rank = np.arange(n)
+
+    def in_date_order(rows: np.ndarray) -> np.ndarray:
+        return rows[np.argsort(rank[rows], kind="stable")]
     id_of = ids if callable(ids) else (lambda r: ids[r])
     truth: dict[str, np.ndarray] = {}
     by_phase = {phase: [r for r in active if r.kind == phase] for phase in PHASES}
@@ -413,6 +420,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
         for rule in level_rules:
             rows = np.flatnonzero(eligible[rule.id] & ~assigned)
             if rule.pool is not None:
+                rows = in_date_order(rows)
                 trace = run_pool(rule, ctx, rows, book, state)
                 commit_pool(trace, state, book)
                 pools.append(trace)
@@ -434,7 +442,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     for rule in by_phase["review"]:
         if rule.pool is None:
             continue
-        rows = np.flatnonzero(review_rule == active.index(rule))
+        rows = in_date_order(np.flatnonzero(review_rule == active.index(rule)))
         trace = run_pool(rule, ctx, rows, book, state)
         straddle = rule.straddle_param and ctx.p(rule.straddle_param)
         if straddle == rule.value and rows.size:
@@ -448,7 +456,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
 
     for rule in by_phase["obligation"]:
         if rule.pool is not None:
-            rows = np.flatnonzero(np.asarray(rule.when(ctx), dtype=bool) & valid)
+            rows = in_date_order(np.flatnonzero(np.asarray(rule.when(ctx), dtype=bool) & valid))
             trace = run_pool(rule, ctx, rows, book, state)
             commit_pool(trace, state, book)
             pools.append(trace)

@@ -309,23 +309,22 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
             floats["quota_remaining_after"][rows] = (
                 t.limit[mine] - t.used_before[mine] - np.where(t.drawn[mine], t.amount[mine], 0.0))
         rules = ev.rules
-        cited = np.zeros((len(order), len(rules)), dtype=bool)
+        cited = []
         for j, rule in enumerate(rules):
             if rule.kind == "exception":
-                cited[:, j] = ev.authorizing_rule == j
+                cited.append(ev.authorizing_rule == j)
             elif rule.kind == "review":
-                cited[:, j] = ev.review_rule == j
+                cited.append(ev.review_rule == j)
             elif rule.kind == "classify":
-                cited[:, j] = ev.classify_rule == j
+                cited.append(ev.classify_rule == j)
             else:
-                cited[:, j] = ev.truth[rule.id]
-        codes, texts = _patterns(cited, lambda pattern, rules=rules: "; ".join(
+                cited.append(ev.truth[rule.id])
+        codes, texts = _patterns(cited, len(order), lambda pattern, rules=rules: "; ".join(
             dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)))
         citation_code[order] = codes + len(citation_texts)
         citation_texts.extend(texts)
         obligation_rules = [r for r in rules if r.kind == "obligation"]
-        held = (np.stack([ev.truth[r.id] for r in obligation_rules], axis=1) if obligation_rules
-                else np.zeros((len(order), 0), dtype=bool))
+        held = [ev.truth[r.id] for r in obligation_rules]
 
         def render(pattern: np.ndarray, ev: Evaluation = ev, orules: list[Rule] = obligation_rules) -> str:
             items = []
@@ -336,7 +335,7 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
                     items.append(item)
             return json.dumps(items, ensure_ascii=False)
 
-        codes, texts = _patterns(held, render)
+        codes, texts = _patterns(held, len(order), render)
         obligation_code[order] = codes + len(obligation_texts)
         obligation_texts.extend(texts)
     statuses = status_column(result, explicit)
@@ -374,14 +373,23 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
     return frame
 
 
-def _patterns(matrix: np.ndarray, render: Any) -> tuple[np.ndarray, list[str]]:
-    """Code each row's boolean pattern over rules; render each distinct pattern once."""
-    n = matrix.shape[0]
+def _patterns(columns: list[np.ndarray], n: int, render: Any) -> tuple[np.ndarray, list[str]]:
+    """Code each row's pattern over boolean columns; render each distinct pattern once."""
     if n == 0:
         return np.zeros(0, dtype=np.int64), []
-    if matrix.shape[1] == 0:
-        return np.zeros(n, dtype=np.int64), [render(matrix[0])]
-    packed = np.ascontiguousarray(np.packbits(matrix, axis=1))
-    view = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-    return inverse.ravel().astype(np.int64), [render(matrix[i]) for i in first]
+    if not columns:
+        return np.zeros(n, dtype=np.int64), [render(np.zeros(0, dtype=bool))]
+    words = []
+    for start in range(0, len(columns), 62):
+        key = np.zeros(n, dtype=np.int64)
+        for bit, col in enumerate(columns[start:start + 62]):
+            key |= col.astype(np.int64) << bit
+        words.append(key)
+    if len(words) == 1:
+        _, first, inverse = np.unique(words[0], return_index=True, return_inverse=True)
+    else:
+        stacked = np.ascontiguousarray(np.stack(words, axis=1))
+        view = stacked.view(np.dtype((np.void, stacked.shape[1] * 8))).ravel()
+        _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    patterns = [np.array([bool(c[i]) for c in columns]) for i in first]
+    return inverse.ravel().astype(np.int64), [render(p) for p in patterns]

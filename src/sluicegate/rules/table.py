@@ -113,24 +113,56 @@ class RecordSource:
 
 
 class FrameSource:
-    """Columns over a normalised polars table (vectorised: fast for millions of rows)."""
+    """Columns over a polars table (vectorised: fast for millions of rows).
+
+    String columns are looked up through their distinct values only: each distinct value is
+    normalised (trimmed, cased) once, so ten million rows cost little more than the vocabulary.
+    """
 
     def __init__(self, df: pl.DataFrame) -> None:
         self.n = df.height
         self.df = df
+        self._cats: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+
+    def _categories(self, col: str) -> tuple[np.ndarray, list[str | None]]:
+        """Physical code of each row (-1 null) and the normalised distinct values."""
+        if col not in self._cats:
+            series = self.df[col].cast(pl.Utf8)
+            if series.null_count() == self.n:
+                values: list[Any] = []
+                codes = np.zeros(self.n, dtype=np.int64)
+            else:
+                values = series.drop_nulls().unique().to_list()
+                physical = series.cast(pl.Enum(values)).to_physical()
+                codes = physical.fill_null(len(values)).to_numpy().astype(np.int64)
+            normalised: list[str | None] = []
+            for v in values:
+                text = v.strip() if isinstance(v, str) else v
+                if text and col in UPPER_COLUMNS:
+                    text = text.upper()
+                elif text and col in LOWER_COLUMNS:
+                    text = text.lower()
+                normalised.append(text or None)
+            normalised.append(None)  # the null slot
+            self._cats[col] = (codes, normalised)
+        return self._cats[col]
 
     def present(self, col: str) -> np.ndarray:
-        return self.df[col].is_not_null().to_numpy()
+        codes, values = self._categories(col)
+        mask = np.array([v is not None for v in values], dtype=bool)
+        return mask[codes]
 
     def lookup(self, col: str, mapping: dict[str, int]) -> np.ndarray:
-        return self.df[col].replace_strict(mapping, default=-1, return_dtype=pl.Int64).to_numpy()
+        codes, values = self._categories(col)
+        table = np.array([-1 if v is None else mapping.get(v, -1) for v in values], dtype=np.int64)
+        return table[codes]
 
     def factorize(self, col: str) -> tuple[np.ndarray, list[str]]:
-        series = self.df[col]
-        uniques = series.drop_nulls().unique(maintain_order=True)
-        mapping = {v: i for i, v in enumerate(uniques.to_list())}
-        codes = series.replace_strict(mapping, default=-1, return_dtype=pl.Int64).to_numpy()
-        return codes, uniques.to_list()
+        codes, values = self._categories(col)
+        distinct: dict[str, int] = {}
+        table = np.array([-1 if v is None else distinct.setdefault(v, len(distinct)) for v in values],
+                         dtype=np.int64)
+        return table[codes], list(distinct)
 
     def floats(self, col: str) -> np.ndarray:
         return self.df[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -142,14 +174,26 @@ class FrameSource:
         return self.df[col].fill_null(False).to_numpy().astype(bool)
 
     def dates(self) -> np.ndarray:
-        parsed = self.df["date"].str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        return parsed.to_numpy().astype("datetime64[D]")
+        codes, values = self._categories("date")
+        parsed = np.array([_parse_date(v) for v in values], dtype="datetime64[D]")
+        return parsed[codes]
 
     def contains(self, col: str, needle: str) -> np.ndarray:
-        return self.df[col].str.contains(needle, literal=True).fill_null(False).to_numpy()
+        codes, values = self._categories(col)
+        table = np.array([v is not None and needle in v for v in values], dtype=bool)
+        return table[codes]
 
     def raw(self, col: str, row: int) -> Any:
         return self.df[col][row]
+
+
+def _parse_date(value: str | None) -> np.datetime64:
+    if not value:
+        return np.datetime64("NaT")
+    try:
+        return np.datetime64(dt.date.fromisoformat(value), "D")
+    except ValueError:
+        return np.datetime64("NaT")
 
 
 Source = RecordSource | FrameSource
@@ -270,12 +314,7 @@ def read_frame(df: pl.DataFrame) -> tuple[FrameSource, pl.Series, dict[int, tupl
         src = pl.col(col)
         current = df.schema[col]
         if dtype == pl.Utf8:
-            text = src.cast(pl.Utf8).str.strip_chars()
-            if col in UPPER_COLUMNS:
-                text = text.str.to_uppercase()
-            elif col in LOWER_COLUMNS:
-                text = text.str.to_lowercase()
-            exprs.append(pl.when(text == "").then(None).otherwise(text).alias(col))
+            exprs.append(src if current == pl.Utf8 else src.cast(pl.Utf8))
         elif dtype == pl.Boolean:
             if current == pl.Boolean:
                 exprs.append(src.alias(col))
