@@ -22,19 +22,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-regimes_app = typer.Typer(help="The regime vintages (law as data): list, show, diff, as-of.",
-                          no_args_is_help=True)
-chips_app = typer.Typer(help="The accelerator catalogue with TPP, performance density and sources.",
-                        no_args_is_help=True)
+regimes_app = typer.Typer(
+    help="The regime vintages (law as data): list, show, diff, as-of.", no_args_is_help=True
+)
+chips_app = typer.Typer(
+    help="The accelerator catalogue with TPP, performance density and sources.",
+    no_args_is_help=True,
+)
 app.add_typer(regimes_app, name="regimes")
 app.add_typer(chips_app, name="chips")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_BROKEN = 0, 1, 2, 3
 
-RegimeOpt = Annotated[str | None, typer.Option("--regime", help="Evaluate under this regime id "
-                                               "instead of the one in force on each date.")]
-ReformOpt = Annotated[Path | None, typer.Option("--reform", help="Evaluate under a reform YAML "
-                                                "(a what-if that patches a base regime).")]
+RegimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--regime", help="Evaluate under this regime id instead of the one in force on each date."
+    ),
+]
+ReformOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reform", help="Evaluate under a reform YAML (a what-if that patches a base regime)."
+    ),
+]
 
 
 def _err(message: str) -> None:
@@ -88,10 +99,14 @@ def _decide_command(source: str, regime: str | None, reform: Path | None, trace:
 
 @app.command()
 def decide(
-    source: Annotated[str, typer.Argument(help="JSON or JSON Lines file of transactions; - for stdin")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="JSON or JSON Lines file of transactions; - for stdin")
+    ] = "-",
     regime: RegimeOpt = None,
     reform: ReformOpt = None,
-    trace: Annotated[bool, typer.Option("--trace/--no-trace", help="Include the rule trace.")] = True,
+    trace: Annotated[
+        bool, typer.Option("--trace/--no-trace", help="Include the rule trace.")
+    ] = True,
 ) -> None:
     """Decide transactions (contract §1): one JSON decision per input record, in input order.
 
@@ -140,14 +155,17 @@ def _read_table(path: Path) -> Any:
         if len(row) == len(header):
             good.append(row)
         else:
-            broken.append((number, f"line {number}: expected {len(header)} fields, found {len(row)}"))
+            broken.append(
+                (number, f"line {number}: expected {len(header)} fields, found {len(row)}")
+            )
             good.append([""] * len(header))
     frame = pl.DataFrame(good, schema=header, orient="row")
     return frame, broken
 
 
-def _batch_command(input_path: Path, output_path: Path, regime: str | None, reform: Path | None,
-                   trace: bool) -> int:
+def _batch_command(
+    input_path: Path, output_path: Path, regime: str | None, reform: Path | None, trace: bool
+) -> int:
     import polars as pl
 
     from sluicegate.rules import DecisionRequestError, decide_frame
@@ -169,8 +187,11 @@ def _batch_command(input_path: Path, output_path: Path, regime: str | None, refo
     except ValueError as exc:
         _err(f"{input_path}: {exc}")
         return EXIT_INVALID
-    row_numbers = pl.Series("row", range(2, result.height + 2)) if input_path.suffix.lower() == ".csv" \
+    row_numbers = (
+        pl.Series("row", range(2, result.height + 2))
+        if input_path.suffix.lower() == ".csv"
         else pl.Series("row", range(1, result.height + 1))
+    )
     result = result.insert_column(0, row_numbers)
     if broken:
         fields = result["error_field"].to_list()
@@ -178,9 +199,14 @@ def _batch_command(input_path: Path, output_path: Path, regime: str | None, refo
         for line, message in broken:
             fields[line - 2] = "row"
             messages[line - 2] = message
-        result = result.with_columns(pl.Series("error_field", fields), pl.Series("error_message", messages),
-                                     *(pl.when(pl.Series(fields) == "row").then(None).otherwise(pl.col(c)).alias(c)
-                                       for c in ("regime_id", "classification", "authorization")))
+        result = result.with_columns(
+            pl.Series("error_field", fields),
+            pl.Series("error_message", messages),
+            *(
+                pl.when(pl.Series(fields) == "row").then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("regime_id", "classification", "authorization")
+            ),
+        )
     suffix = output_path.suffix.lower()
     tmp = output_path.with_name(output_path.name + ".partial")
     if suffix in (".parquet", ".pq"):
@@ -204,11 +230,15 @@ def _batch_command(input_path: Path, output_path: Path, regime: str | None, refo
 
 @app.command("decide-batch")
 def decide_batch(
-    input_path: Annotated[Path, typer.Argument(metavar="IN", help="CSV, Parquet or JSON Lines table")],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="IN", help="CSV, Parquet or JSON Lines table")
+    ],
     output_path: Annotated[Path, typer.Argument(metavar="OUT", help="CSV, Parquet or JSON Lines")],
     regime: RegimeOpt = None,
     reform: ReformOpt = None,
-    trace: Annotated[bool, typer.Option("--trace", help="Add a JSON trace column (slower).")] = False,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="Add a JSON trace column (slower).")
+    ] = False,
 ) -> None:
     """Decide a flat table of transactions (columns as the JSON, flattened: consignee_headquarters).
 
@@ -234,7 +264,9 @@ def _regime_or_reform(ref: str) -> Any:
 
 
 @regimes_app.command("list")
-def regimes_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
+def regimes_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
     """Every regime vintage with its dates, and which one binds today."""
     import datetime as dt
 
@@ -245,23 +277,41 @@ def regimes_list(as_json: Annotated[bool, typer.Option("--json", help="JSON outp
 
     today = dt.date.today()
     current = binding_regime_on(today)
-    rows = [{"id": r.id, "title": r.short_title, "citation": r.citation, "published": str(r.published),
-             "effective": str(r.effective), "compliance": str(r.compliance),
-             "end": str(r.end) if r.end else None, "binding": r.binding,
-             "status_today": r.legal_status_on(today),
-             "in_force_today": current is not None and current.id == r.id,
-             "content_hash": r.content_hash[:16]} for r in regimes().values()]
+    rows = [
+        {
+            "id": r.id,
+            "title": r.short_title,
+            "citation": r.citation,
+            "published": str(r.published),
+            "effective": str(r.effective),
+            "compliance": str(r.compliance),
+            "end": str(r.end) if r.end else None,
+            "binding": r.binding,
+            "status_today": r.legal_status_on(today),
+            "in_force_today": current is not None and current.id == r.id,
+            "content_hash": r.content_hash[:16],
+        }
+        for r in regimes().values()
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Regimes (today {today}; default selection = binding on the transaction date)")
+    table = Table(
+        title=f"Regimes (today {today}; default selection = binding on the transaction date)"
+    )
     for col in ("id", "title", "citation", "effective", "compliance", "end", "status today"):
         table.add_column(col)
     for row in rows:
         mark = " *" if row["in_force_today"] else ""
-        table.add_row(row["id"] + mark, row["title"], row["citation"], row["effective"],
-                      row["compliance"], row["end"] or "—",
-                      (row["status_today"] or "") + ("" if row["binding"] else " (what-if only)"))
+        table.add_row(
+            f"{row['id']}{mark}",
+            str(row["title"]),
+            str(row["citation"]),
+            str(row["effective"]),
+            str(row["compliance"]),
+            str(row["end"] or "—"),
+            f"{row['status_today'] or ''}{'' if row['binding'] else ' (what-if only)'}",
+        )
     Console(emoji=False).print(table)
     Console(emoji=False).print("* in force today")
 
@@ -282,8 +332,10 @@ def regimes_show(
 
     console = Console(emoji=False)
     console.print(f"[bold]{regime.id}[/bold] — {regime.title}")
-    console.print(f"citation {regime.citation}; published {regime.published}; effective {regime.effective}; "
-                  f"compliance {regime.compliance}; end {regime.end or '—'}; binding {regime.binding}")
+    console.print(
+        f"citation {regime.citation}; published {regime.published}; effective {regime.effective}; "
+        f"compliance {regime.compliance}; end {regime.end or '—'}; binding {regime.binding}"
+    )
     console.print("status: " + ", ".join(f"{d}: {s}" for d, s in sorted(regime.status.items())))
     if regime.reform_of:
         console.print(f"reform of {regime.reform_of}; reform hash {regime.reform_hash}")
@@ -297,19 +349,30 @@ def regimes_show(
         table.add_column("cite")
         table.add_column("unconfirmed")
         for name, par in prov.parameters.items():
-            value = f"series {par.series}" if par.series else f"{par.operator or ''} {par.value}".strip()
+            value = (
+                f"series {par.series}"
+                if par.series
+                else f"{par.operator or ''} {par.value}".strip()
+            )
             table.add_row(name, value[:80], par.cite, "yes" if par.unconfirmed else "")
         console.print(table)
 
 
 @regimes_app.command("diff")
-def regimes_diff(a: Annotated[str, typer.Argument(metavar="A")],
-                 b: Annotated[str, typer.Argument(metavar="B")]) -> None:
+def regimes_diff(
+    a: Annotated[str, typer.Argument(metavar="A")], b: Annotated[str, typer.Argument(metavar="B")]
+) -> None:
     """What changed from A to B (regime ids or reform files): dates, provisions, parameters."""
     from sluicegate.regimes import diff_regimes
 
-    typer.echo(json.dumps(diff_regimes(_regime_or_reform(a), _regime_or_reform(b)), indent=2,
-                          ensure_ascii=False, default=str))
+    typer.echo(
+        json.dumps(
+            diff_regimes(_regime_or_reform(a), _regime_or_reform(b)),
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        )
+    )
 
 
 @regimes_app.command("as-of")
@@ -328,8 +391,16 @@ def regimes_as_of(date: Annotated[str, typer.Argument(help="YYYY-MM-DD")]) -> No
     if regime is None:
         _err(f"no advanced-computing regime binds on {day} (the first is us-2022-10-07)")
         raise typer.Exit(EXIT_INVALID)
-    typer.echo(json.dumps({"date": date, "regime": regime.id, "title": regime.short_title,
-                           "citation": regime.citation}))
+    typer.echo(
+        json.dumps(
+            {
+                "date": date,
+                "regime": regime.id,
+                "title": regime.short_title,
+                "citation": regime.citation,
+            }
+        )
+    )
 
 
 # ---------------------------------------------------------------- chips
@@ -345,8 +416,14 @@ def _chip_classes() -> dict[str, str]:
     from sluicegate.rules import decide_frame
 
     ids = list(catalogue())
-    frame = pl.DataFrame({"id": ids, "date": [dt.date.today().isoformat()] * len(ids),
-                          "destination": ["CN"] * len(ids), "chip": ids})
+    frame = pl.DataFrame(
+        {
+            "id": ids,
+            "date": [dt.date.today().isoformat()] * len(ids),
+            "destination": ["CN"] * len(ids),
+            "chip": ids,
+        }
+    )
     out = decide_frame(frame)
     return dict(zip(ids, out["classification"].to_list(), strict=True))
 
@@ -363,23 +440,53 @@ def chips_list(
     from sluicegate.regimes import catalogue, catalogue_attribution
 
     classes = _chip_classes()
-    rows = [c for c in catalogue().values()
-            if manufacturer is None or str(c.get("manufacturer", "")).lower() == manufacturer.lower()]
+    rows = [
+        c
+        for c in catalogue().values()
+        if manufacturer is None or str(c.get("manufacturer", "")).lower() == manufacturer.lower()
+    ]
     if as_json:
-        typer.echo(json.dumps([{**{k: c.get(k) for k in ("id", "name", "manufacturer", "tpp",
-                                                          "die_area_mm2", "performance_density",
-                                                          "datacenter", "memory_bandwidth_gbs",
-                                                          "interconnect_gbs")},
-                                "classification_today": classes[c["id"]]} for c in rows],
-                              indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        **{
+                            k: c.get(k)
+                            for k in (
+                                "id",
+                                "name",
+                                "manufacturer",
+                                "tpp",
+                                "die_area_mm2",
+                                "performance_density",
+                                "datacenter",
+                                "memory_bandwidth_gbs",
+                                "interconnect_gbs",
+                            )
+                        },
+                        "classification_today": classes[c["id"]],
+                    }
+                    for c in rows
+                ],
+                indent=2,
+                default=str,
+            )
+        )
         return
     table = Table(title=f"Accelerator catalogue ({len(rows)})")
     for col in ("id", "name", "TPP", "PD", "DC", "mem GB/s", "I/O GB/s", "class today"):
         table.add_column(col)
     for c in rows:
-        table.add_row(c["id"], str(c.get("name", "")), _n(c.get("tpp")), _n(c.get("performance_density")),
-                      "yes" if c.get("datacenter") else "no", _n(c.get("memory_bandwidth_gbs")),
-                      _n(c.get("interconnect_gbs")), classes[c["id"]])
+        table.add_row(
+            c["id"],
+            str(c.get("name", "")),
+            _n(c.get("tpp")),
+            _n(c.get("performance_density")),
+            "yes" if c.get("datacenter") else "no",
+            _n(c.get("memory_bandwidth_gbs")),
+            _n(c.get("interconnect_gbs")),
+            classes[c["id"]],
+        )
     console = Console(emoji=False)
     console.print(table)
     console.print(catalogue_attribution())
@@ -402,19 +509,31 @@ def chips_show(chip_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     chips = catalogue()
     if chip_id.lower() not in chips:
         close = suggest_chip(chip_id.lower())
-        _err(f"{chip_id!r} is not in the catalogue" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        _err(
+            f"{chip_id!r} is not in the catalogue"
+            + (f"; did you mean {', '.join(close)}?" if close else "")
+        )
         raise typer.Exit(EXIT_INVALID)
     chip = dict(chips[chip_id.lower()])
     by_regime = {}
     for rid, regime in regimes().items():
         day = max(regime.effective, regime.compliance)
-        decision = decide_records([{"date": str(day), "destination": "CN", "item": {"chip": chip_id.lower()}}],
-                                  regime=rid, trace=False)[0]
+        decision = decide_records(
+            [{"date": str(day), "destination": "CN", "item": {"chip": chip_id.lower()}}],
+            regime=rid,
+            trace=False,
+        )[0]
         by_regime[rid] = decision.get("classification")
     chip["classification_by_regime"] = by_regime
     chip["attribution"] = catalogue_attribution()
-    typer.echo(json.dumps(chip, indent=2, ensure_ascii=False, default=lambda v: v.isoformat()
-                          if isinstance(v, dt.date) else str(v)))
+    typer.echo(
+        json.dumps(
+            chip,
+            indent=2,
+            ensure_ascii=False,
+            default=lambda v: v.isoformat() if isinstance(v, dt.date) else str(v),
+        )
+    )
 
 
 # ---------------------------------------------------------------- demo
@@ -422,7 +541,9 @@ def chips_show(chip_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 @app.command()
 def demo(
-    orders: Annotated[Path | None, typer.Option(help="JSON Lines order book (default: the bundled one)")] = None,
+    orders: Annotated[
+        Path | None, typer.Option(help="JSON Lines order book (default: the bundled one)")
+    ] = None,
 ) -> None:
     """Run the bundled example order book under the regimes in force and under the AI Diffusion
     Framework what-if, and print the comparison."""
@@ -437,38 +558,81 @@ def _demo(orders: Path | None) -> int:
 
     from sluicegate.rules import decide_records
 
-    text = orders.read_text(encoding="utf-8") if orders else (
-        resources.files("sluicegate") / "examples" / "orders.jsonl").read_text(encoding="utf-8")
+    text = (
+        orders.read_text(encoding="utf-8")
+        if orders
+        else (resources.files("sluicegate") / "examples" / "orders.jsonl").read_text(
+            encoding="utf-8"
+        )
+    )
     from sluicegate.rules.table import parse_json_lines
 
     records = parse_json_lines(text.splitlines())
     in_force = decide_records(records, trace=False)
     what_if = decide_records(records, regime="us-2025-01-13-ai-diffusion", trace=False)
     console = Console(width=max(150, Console().width), emoji=False, highlight=False)
-    table = Table(title="Example order book: regime in force vs. AI Diffusion Framework enforced (what-if)")
-    for col in ("order", "date", "chip × qty", "to (HQ)", "in force: regime", "auth", "review",
-                "diffusion tier", "auth", "review", "quota left after"):
+    table = Table(
+        title="Example order book: regime in force vs. AI Diffusion Framework enforced (what-if)"
+    )
+    for col in (
+        "order",
+        "date",
+        "chip × qty",
+        "to (HQ)",
+        "in force: regime",
+        "auth",
+        "review",
+        "diffusion tier",
+        "auth",
+        "review",
+        "quota left after",
+    ):
         table.add_column(col, overflow="fold")
     changed = 0
     for rec, a, b in zip(records, in_force, what_if, strict=True):
         if "error" in a:
-            table.add_row(str(a.get("id")), "", "", "", "[red]" + a["error"]["field"], a["error"]["message"][:40],
-                          "", "", "", "", "")
+            table.add_row(
+                str(a.get("id")),
+                "",
+                "",
+                "",
+                "[red]" + a["error"]["field"],
+                a["error"]["message"][:40],
+                "",
+                "",
+                "",
+                "",
+                "",
+            )
             continue
         item = rec.get("item", {})
         cons = rec.get("consignee", {})
-        differs = (a["authorization"], a["review_policy"]) != (b["authorization"], b["review_policy"])
+        differs = (a["authorization"], a["review_policy"]) != (
+            b["authorization"],
+            b["review_policy"],
+        )
         changed += differs
         quota = b.get("quota")
         quota_text = f"{quota['pool']}: {quota['remaining_after']:,}" if quota else ""
         style = "[bold yellow]" if differs else ""
-        table.add_row(str(a["id"]), rec["date"], f"{item.get('chip', item.get('category', '?'))} × {rec.get('quantity', 1)}",
-                      f"{rec['destination']} ({cons.get('headquarters', rec['destination'])})",
-                      a["regime"]["id"].removeprefix("us-"), a["authorization"], a["review_policy"] or "",
-                      str(b["tier"]), style + b["authorization"], b["review_policy"] or "", quota_text)
+        table.add_row(
+            str(a["id"]),
+            rec["date"],
+            f"{item.get('chip', item.get('category', '?'))} × {rec.get('quantity', 1)}",
+            f"{rec['destination']} ({cons.get('headquarters', rec['destination'])})",
+            a["regime"]["id"].removeprefix("us-"),
+            a["authorization"],
+            a["review_policy"] or "",
+            str(b["tier"]),
+            style + b["authorization"],
+            b["review_policy"] or "",
+            quota_text,
+        )
     console.print(table)
-    console.print(f"{changed} of {len(records)} orders would be decided differently had the AI Diffusion "
-                  "Framework been enforced. `sluice decide` explains any order with its full trace.")
+    console.print(
+        f"{changed} of {len(records)} orders would be decided differently had the AI Diffusion "
+        "Framework been enforced. `sluice decide` explains any order with its full trace."
+    )
     return EXIT_OK
 
 

@@ -110,8 +110,20 @@ def test_country_groups_changes_by_date() -> None:
 
 def test_tiers() -> None:
     day = dt.date(2025, 6, 1)
-    assert [tier_of(c, day) for c in ("US", "JP", "TW", "IN", "AE", "CH", "CN", "HK", "MO", "RU", "NI")] == [
-        1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3,
+    assert [
+        tier_of(c, day) for c in ("US", "JP", "TW", "IN", "AE", "CH", "CN", "HK", "MO", "RU", "NI")
+    ] == [
+        1,
+        1,
+        1,
+        2,
+        2,
+        2,
+        3,
+        3,
+        3,
+        3,
+        3,
     ]
     assert tier_of("IN", day, "us-2023-11-17") is None
 
@@ -124,7 +136,10 @@ def test_reform_patch_hash_and_diff(tmp_path: Path) -> None:
         "lists:\n  diffusion_tiers.tier1_destinations: {add: [IN]}\n"
     )
     regime = load_reform(reform)
-    assert regime.id.startswith("reform-india-tier1-") and len(regime.id) == len("reform-india-tier1-") + 12
+    assert (
+        regime.id.startswith("reform-india-tier1-")
+        and len(regime.id) == len("reform-india-tier1-") + 12
+    )
     assert regime.param("lpp.annual_tpp_per_consignee") == 13450000
     assert "IN" in regime.param("diffusion_tiers.tier1_destinations")
     diff = diff_regimes(get_regime("us-2025-01-13-ai-diffusion"), regime)
@@ -138,12 +153,16 @@ def test_reform_patch_hash_and_diff(tmp_path: Path) -> None:
     ("body", "key"),
     [
         ("id: x\ntitle: t\nbase: nope\n", "base"),
-        ("id: x\ntitle: t\nbase: us-2023-11-17\nparameters:\n  lpp.annual_tpp_per_consignee: 1\n",
-         "parameters.lpp.annual_tpp_per_consignee"),
+        (
+            "id: x\ntitle: t\nbase: us-2023-11-17\nparameters:\n  lpp.annual_tpp_per_consignee: 1\n",
+            "parameters.lpp.annual_tpp_per_consignee",
+        ),
         ("id: x\ntitle: t\nbase: us-2023-11-17\nbogus: 1\n", "bogus"),
         ("id: X Y\ntitle: t\nbase: us-2023-11-17\n", "id"),
-        ("id: x\ntitle: t\nbase: us-2025-01-13-ai-diffusion\nlists:\n  diffusion_tiers.tier1_destinations: {remove: [ZZ]}\n",
-         "lists.diffusion_tiers.tier1_destinations.remove"),
+        (
+            "id: x\ntitle: t\nbase: us-2025-01-13-ai-diffusion\nlists:\n  diffusion_tiers.tier1_destinations: {remove: [ZZ]}\n",
+            "lists.diffusion_tiers.tier1_destinations.remove",
+        ),
     ],
 )
 def test_bad_reform_names_file_and_key(tmp_path: Path, body: str, key: str) -> None:

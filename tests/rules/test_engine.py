@@ -17,14 +17,22 @@ DIFF = "us-2025-01-13-ai-diffusion"
 
 
 def h100(date: str, dest: str, qty: int, who: str, **extra: Any) -> dict[str, Any]:
-    return {"id": extra.pop("id", f"{who}-{date}-{qty}"), "date": date, "destination": dest,
-            "item": {"chip": "nvidia-h100-sxm"}, "quantity": qty,
-            "consignee": {"id": who, **extra.pop("consignee", {})}, **extra}
+    return {
+        "id": extra.pop("id", f"{who}-{date}-{qty}"),
+        "date": date,
+        "destination": dest,
+        "item": {"chip": "nvidia-h100-sxm"},
+        "quantity": qty,
+        "consignee": {"id": who, **extra.pop("consignee", {})},
+        **extra,
+    }
 
 
 def _cols(n: int, **kw: Any) -> dict[str, np.ndarray]:
-    base = {"date": np.array(["2025-06-01"] * n, dtype="datetime64[D]"),
-            "dest": np.zeros(n, dtype=np.int32)}
+    base = {
+        "date": np.array(["2025-06-01"] * n, dtype="datetime64[D]"),
+        "dest": np.zeros(n, dtype=np.int32),
+    }
     base.update(kw)
     return base
 
@@ -42,8 +50,9 @@ def test_two_applicable_exceptions_without_priority_is_an_error() -> None:
     assert info.value.row_ids == ["r1"]  # only the row where both hold
     assert {info.value.first, info.value.second} == {"ex-a", "ex-b"}
     # declaring a priority resolves it; same outcome needs no priority
-    rules[2] = Rule("ex-b", "lpp", "exception", lambda c: c.col("x") > 0, "cite", "t", value="ACM",
-                    priority=5)
+    rules[2] = Rule(
+        "ex-b", "lpp", "exception", lambda c: c.col("x") > 0, "cite", "t", value="ACM", priority=5
+    )
     ev = evaluate(regime, rules, cols, 2, np.ones(2, bool), ["r0", "r1"], InMemoryQuotaBook(), {})
     assert [AUTHORIZATIONS[a] for a in ev.authorization] == ["LPP", "ACM"]
 
@@ -55,8 +64,16 @@ def test_defeat_removes_an_exception() -> None:
         Rule("ex", "lpp", "exception", lambda c: np.ones(c.n, bool), "cite", "t", value="LPP"),
         Rule("unless", "lpp", "defeat", lambda c: c.col("x") > 0, "cite", "t", defeats=("ex",)),
     ]
-    ev = evaluate(regime, rules, _cols(2, x=np.array([0, 1])), 2, np.ones(2, bool), [0, 1],
-                  InMemoryQuotaBook(), {})
+    ev = evaluate(
+        regime,
+        rules,
+        _cols(2, x=np.array([0, 1])),
+        2,
+        np.ones(2, bool),
+        [0, 1],
+        InMemoryQuotaBook(),
+        {},
+    )
     assert [AUTHORIZATIONS[a] for a in ev.authorization] == ["LPP", "LICENSE"]
 
 
@@ -74,9 +91,21 @@ def test_pool_greedy_in_row_order_matches_a_plain_loop() -> None:
     amounts = rng.integers(1, 50, n).astype(float)
     limit = 400.0
     regime = get_regime(DIFF)
-    rule = Rule("p", "lpp", "exception", lambda c: np.ones(c.n, bool), "c", "t", value="LPP",
-                pool=Pool("t", lambda c: (keys, lambda k: f"t:{k}"), lambda c: np.full(c.n, limit),
-                          lambda c: amounts))
+    rule = Rule(
+        "p",
+        "lpp",
+        "exception",
+        lambda c: np.ones(c.n, bool),
+        "c",
+        "t",
+        value="LPP",
+        pool=Pool(
+            "t",
+            lambda c: (keys, lambda k: f"t:{k}"),
+            lambda c: np.full(c.n, limit),
+            lambda c: amounts,
+        ),
+    )
     ctx = Ctx(regime, _cols(n), n)
     trace = run_pool(rule, ctx, np.arange(n), InMemoryQuotaBook({"t:3": 390.0}), {})
     used: dict[int, float] = {3: 390.0}
@@ -104,8 +133,9 @@ def test_lpp_accumulates_in_date_order_not_input_order() -> None:
 def test_quota_book_supplies_prior_balances_and_draws_are_reported() -> None:
     book = InMemoryQuotaBook({"lpp:acme:2025": 26_000_000})
     draws: list[dict[str, Any]] = []
-    out = decide_records([h100("2025-06-01", "IN", 100, "acme")], regime=DIFF, quota=book, draws=draws,
-                         trace=False)
+    out = decide_records(
+        [h100("2025-06-01", "IN", 100, "acme")], regime=DIFF, quota=book, draws=draws, trace=False
+    )
     assert out[0]["authorization"] == "LICENSE"  # 26.0M + 1.58M > 26.9M
     assert [d["pool"] for d in draws] == ["country-allocation:IN:2025-2027"]
     assert draws[0]["amount"] == 1_583_200
@@ -116,8 +146,12 @@ def test_batch_equals_concatenated_singles_when_no_quota_is_shared() -> None:
         h100("2025-06-01", "IN", 10, "a"),
         h100("2025-06-01", "CN", 10, "b"),
         h100("2024-01-01", "AE", 10, "c"),
-        {"id": "w", "date": "2025-07-01", "destination": "IN",
-         "item": {"category": "model-weights", "training_ops": 2e26}},
+        {
+            "id": "w",
+            "date": "2025-07-01",
+            "destination": "IN",
+            "item": {"category": "model-weights", "training_ops": 2e26},
+        },
     ]
     for regime in (None, DIFF):
         batch = decide_records(records, regime=regime, trace=False)
@@ -126,13 +160,25 @@ def test_batch_equals_concatenated_singles_when_no_quota_is_shared() -> None:
 
 
 def test_frame_and_records_paths_agree() -> None:
-    records = [h100("2025-06-01", "IN", 1699, "acme"), h100("2025-06-02", "IN", 1, "acme"),
-               h100("2025-06-03", "CN", 5, "dragon", consignee={"headquarters": "CN"})]
-    frame = pl.DataFrame([
-        {"id": r["id"], "date": r["date"], "destination": r["destination"], "chip": "nvidia-h100-sxm",
-         "quantity": r["quantity"], "consignee_id": r["consignee"]["id"],
-         "consignee_headquarters": r["consignee"].get("headquarters")} for r in records
-    ])
+    records = [
+        h100("2025-06-01", "IN", 1699, "acme"),
+        h100("2025-06-02", "IN", 1, "acme"),
+        h100("2025-06-03", "CN", 5, "dragon", consignee={"headquarters": "CN"}),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "id": r["id"],
+                "date": r["date"],
+                "destination": r["destination"],
+                "chip": "nvidia-h100-sxm",
+                "quantity": r["quantity"],
+                "consignee_id": r["consignee"]["id"],
+                "consignee_headquarters": r["consignee"].get("headquarters"),
+            }
+            for r in records
+        ]
+    )
     a = decide_records(records, regime=DIFF, trace=False)
     b = decide_frame(frame, regime=DIFF).to_dicts()
     for x, y in zip(a, b, strict=True):

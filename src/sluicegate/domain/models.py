@@ -24,7 +24,9 @@ Authorization = Literal["NLR", "LICENSE", "AIA", "ACM", "LPP", "NAC", "ACA", "HB
 ReviewPolicy = Literal[
     "presumption-of-approval", "presumption-of-denial", "policy-of-denial", "case-by-case"
 ]
-RegimeStatus = Literal["in-force", "effective-not-yet-required", "not-enforced", "superseded", "what-if"]
+RegimeStatus = Literal[
+    "in-force", "effective-not-yet-required", "not-enforced", "superseded", "what-if"
+]
 
 KINDS: tuple[str, ...] = TransactionKind.__args__  # type: ignore[attr-defined]
 END_USES: tuple[str, ...] = EndUse.__args__  # type: ignore[attr-defined]
@@ -47,12 +49,16 @@ class Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     chip: str | None = Field(None, description="accelerator catalogue id, e.g. nvidia-h100-sxm")
-    category: ItemCategory | None = Field(None, description="ic (default), computer, hbm, model-weights")
+    category: ItemCategory | None = Field(
+        None, description="ic (default), computer, hbm, model-weights"
+    )
     tpp: NonNegative | None = Field(None, description="total processing performance per unit")
     die_area_mm2: Annotated[float, Field(gt=0)] | None = None
     performance_density: NonNegative | None = None
     datacenter: bool | None = Field(None, description="designed or marketed for datacenters")
-    interconnect_gbs: NonNegative | None = Field(None, description="aggregate bidirectional I/O, GB/s")
+    interconnect_gbs: NonNegative | None = Field(
+        None, description="aggregate bidirectional I/O, GB/s"
+    )
     memory_bandwidth_gbs: NonNegative | None = Field(None, description="DRAM/HBM bandwidth, GB/s")
     hbm_bandwidth_density: NonNegative | None = Field(None, description="GB/s per mm² (3A090.c)")
     training_ops: NonNegative | None = Field(None, description="operations used to train (4E091)")
@@ -81,7 +87,9 @@ class Item(BaseModel):
     def _something_given(self) -> Item:
         if self.chip is None and self.category is None and self.tpp is None:
             if self.training_ops is None and self.hbm_bandwidth_density is None:
-                raise ValueError("give either 'chip' (a catalogue id) or explicit parameters such as 'tpp'")
+                raise ValueError(
+                    "give either 'chip' (a catalogue id) or explicit parameters such as 'tpp'"
+                )
         return self
 
 
@@ -110,9 +118,9 @@ class Consignee(BaseModel):
         "of supplement no. 10 to part 748 (AIA for 4E091, 740.27(a)(3)(ii))",
     )
 
-    _upper = field_validator("country", "headquarters", "ultimate_parent_headquarters", mode="before")(
-        _upper_code
-    )
+    _upper = field_validator(
+        "country", "headquarters", "ultimate_parent_headquarters", mode="before"
+    )(_upper_code)
 
     @field_validator("authorizations", mode="before")
     @classmethod

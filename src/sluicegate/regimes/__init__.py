@@ -27,7 +27,9 @@ from sluicegate.regimes.loader import (
 from sluicegate.regimes.model import Regime
 
 
-def tier_of(code: str, date: dt.date, regime: Regime | str = "us-2025-01-13-ai-diffusion") -> int | None:
+def tier_of(
+    code: str, date: dt.date, regime: Regime | str = "us-2025-01-13-ai-diffusion"
+) -> int | None:
     """The AI Diffusion tier of a destination on a date (None if the regime defines no tiers)."""
     reg = get_regime(regime) if isinstance(regime, str) else regime
     if not reg.has("diffusion_tiers"):

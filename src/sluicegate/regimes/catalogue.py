@@ -32,7 +32,9 @@ def catalogue() -> dict[str, dict[str, Any]]:
         if not cid:
             raise RegimeDataError("accelerators.yaml", f"accelerators[{k}].id", "missing")
         if cid in out:
-            raise RegimeDataError("accelerators.yaml", f"accelerators[{k}].id", f"duplicate {cid!r}")
+            raise RegimeDataError(
+                "accelerators.yaml", f"accelerators[{k}].id", f"duplicate {cid!r}"
+            )
         out[cid] = row
     return out
 

@@ -52,9 +52,11 @@ class CountryRegistry:
             return f"did you mean {by_name[upper]} ({self.names[by_name[upper]]})?"
         names = difflib.get_close_matches(upper, list(by_name), n=2, cutoff=0.75)
         if names:
-            return "did you mean " + " or ".join(
-                f"{by_name[n]} ({self.names[by_name[n]]})" for n in names
-            ) + "?"
+            return (
+                "did you mean "
+                + " or ".join(f"{by_name[n]} ({self.names[by_name[n]]})" for n in names)
+                + "?"
+            )
         codes = difflib.get_close_matches(upper, list(self.codes), n=3, cutoff=0.5)
         if codes:
             return "did you mean " + " or ".join(f"{c} ({self.names[c]})" for c in codes) + "?"
@@ -78,7 +80,9 @@ class GroupTable:
     """Membership of every country in every group, per epoch between changes."""
 
     groups: tuple[str, ...]
-    change_dates: np.ndarray  # datetime64[D], sorted; epoch k covers [change_dates[k-1], change_dates[k])
+    change_dates: (
+        np.ndarray
+    )  # datetime64[D], sorted; epoch k covers [change_dates[k-1], change_dates[k])
     table: np.ndarray  # bool [epochs, countries, groups]
     citations: dict[str, str]
 
@@ -89,7 +93,9 @@ class GroupTable:
         try:
             return self.groups.index(group)
         except ValueError as exc:
-            raise KeyError(f"unknown country group {group!r}; known: {', '.join(self.groups)}") from exc
+            raise KeyError(
+                f"unknown country group {group!r}; known: {', '.join(self.groups)}"
+            ) from exc
 
     def members(self, group: str, date: dt.date) -> set[str]:
         reg = countries()
@@ -106,7 +112,9 @@ def _as_date(value: Any, where: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise RegimeDataError("country_groups.yaml", where, f"{value!r} is not a YYYY-MM-DD date") from exc
+        raise RegimeDataError(
+            "country_groups.yaml", where, f"{value!r} is not a YYYY-MM-DD date"
+        ) from exc
 
 
 @cache
@@ -127,7 +135,9 @@ def group_table() -> GroupTable:
             where = f"groups.{group}.members[{k}]"
             code = member.get("code")
             if not reg.is_code(code):
-                raise RegimeDataError("country_groups.yaml", where, f"{code!r} is not an ISO 3166-1 code")
+                raise RegimeDataError(
+                    "country_groups.yaml", where, f"{code!r} is not an ISO 3166-1 code"
+                )
             start = _as_date(member.get("from"), where + ".from")
             end = _as_date(member.get("until"), where + ".until")
             for d in (start, end):

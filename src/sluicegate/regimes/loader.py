@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import json
 from functools import cache
 from pathlib import Path
@@ -111,7 +112,9 @@ def _series(name: str) -> tuple[tuple[dt.date, float], ...]:
             date = dt.date.fromisoformat(str(step["date"]))
             value = float(step.get("training_ops", step.get("value")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise RegimeDataError(f"{name}.yaml", f"steps[{k}]", f"needs date and value: {exc}") from exc
+            raise RegimeDataError(
+                f"{name}.yaml", f"steps[{k}]", f"needs date and value: {exc}"
+            ) from exc
         out.append((date, value))
     return tuple(sorted(out))
 
@@ -141,9 +144,12 @@ def check_country_lists(regime: Regime, file: str) -> None:
             values = par.value if isinstance(par.value, list) else [par.value]
             for k, code in enumerate(values):
                 if not isinstance(code, str) or not reg.is_code(code):
-                    raise RegimeDataError(file, f"provisions.{pid}.parameters.{name}.value[{k}]",
-                                          f"{code!r} is not an ISO 3166-1 alpha-2 code (quote codes "
-                                          "in YAML: 'NO' unquoted reads as false)")
+                    raise RegimeDataError(
+                        file,
+                        f"provisions.{pid}.parameters.{name}.value[{k}]",
+                        f"{code!r} is not an ISO 3166-1 alpha-2 code (quote codes "
+                        "in YAML: 'NO' unquoted reads as false)",
+                    )
 
 
 def _finish(raw: dict[str, Any], files: list[str]) -> Regime:
@@ -170,7 +176,7 @@ def regimes() -> dict[str, Regime]:
         out[rid] = _finish(raw, files)
     ordered = sorted(out.values(), key=lambda r: (r.effective, r.id))
     binding = [r for r in ordered if r.binding]
-    for current, nxt in zip(binding, binding[1:], strict=False):
+    for current, nxt in itertools.pairwise(binding):
         if current.end is None:
             current.end = nxt.compliance
     return {r.id: r for r in ordered}
@@ -199,7 +205,9 @@ def binding_regime_on(date: dt.date) -> Regime | None:
             continue
         if regime.compliance <= date and (regime.end is None or date < regime.end):
             if chosen is not None:
-                raise RuntimeError(f"overlapping binding regimes on {date}: {chosen.id}, {regime.id}")
+                raise RuntimeError(
+                    f"overlapping binding regimes on {date}: {chosen.id}, {regime.id}"
+                )
             chosen = regime
     return chosen
 
@@ -245,14 +253,18 @@ def apply_reform(reform: ReformFile, name: str = "<reform>") -> Regime:
     provisions = body["provisions"]
     for pid in reform.disable_provisions:
         if pid not in provisions:
-            raise RegimeDataError(name, f"disable_provisions.{pid}", f"no provision {pid!r} in {base.id}")
+            raise RegimeDataError(
+                name, f"disable_provisions.{pid}", f"no provision {pid!r} in {base.id}"
+            )
         del provisions[pid]
     for pid, prov in reform.enable_provisions.items():
         provisions[pid] = Provision.model_validate(prov).model_dump(mode="python")
     for dotted, value in reform.parameters.items():
         pid, pname = _split(name, "parameters", dotted)
         if pid not in provisions or pname not in provisions[pid]["parameters"]:
-            raise RegimeDataError(name, f"parameters.{dotted}", f"no parameter {dotted!r} in {base.id}")
+            raise RegimeDataError(
+                name, f"parameters.{dotted}", f"no parameter {dotted!r} in {base.id}"
+            )
         provisions[pid]["parameters"][pname]["value"] = value
         provisions[pid]["parameters"][pname]["series"] = None
     for dotted, patch in reform.lists.items():
@@ -313,13 +325,21 @@ def resolve_regime(ref: str | Path) -> Regime:
 
 def diff_regimes(a: Regime, b: Regime) -> dict[str, Any]:
     """What changed from ``a`` to ``b``: dates, provisions added/removed, parameters changed."""
-    out: dict[str, Any] = {"from": a.id, "to": b.id, "dates": {}, "provisions_added": [],
-                           "provisions_removed": [], "parameters_changed": []}
+    out: dict[str, Any] = {
+        "from": a.id,
+        "to": b.id,
+        "dates": {},
+        "provisions_added": [],
+        "provisions_removed": [],
+        "parameters_changed": [],
+    }
     for field in ("published", "effective", "compliance", "end", "binding"):
         va, vb = getattr(a, field), getattr(b, field)
         if va != vb:
-            out["dates"][field] = {"from": str(va) if va is not None else None,
-                                   "to": str(vb) if vb is not None else None}
+            out["dates"][field] = {
+                "from": str(va) if va is not None else None,
+                "to": str(vb) if vb is not None else None,
+            }
     out["provisions_added"] = sorted(set(b.provisions) - set(a.provisions))
     out["provisions_removed"] = sorted(set(a.provisions) - set(b.provisions))
     for pid in sorted(set(a.provisions) & set(b.provisions)):
@@ -328,8 +348,12 @@ def diff_regimes(a: Regime, b: Regime) -> dict[str, Any]:
             va = pa[name].value if name in pa else None
             vb = pb[name].value if name in pb else None
             if va != vb or (name in pa) != (name in pb):
-                row: dict[str, Any] = {"parameter": f"{pid}.{name}", "from": va, "to": vb,
-                                       "cite": (pb.get(name) or pa[name]).cite}
+                row: dict[str, Any] = {
+                    "parameter": f"{pid}.{name}",
+                    "from": va,
+                    "to": vb,
+                    "cite": (pb.get(name) or pa[name]).cite,
+                }
                 if isinstance(va, list) and isinstance(vb, list):
                     row["added"] = [v for v in vb if v not in va]
                     row["removed"] = [v for v in va if v not in vb]

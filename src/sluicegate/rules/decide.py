@@ -42,7 +42,9 @@ def choose_regime(regime: str | None, reform: str | Path | None) -> Regime | Non
     from sluicegate.regimes.errors import RegimeDataError, UnknownRegimeError
 
     if regime and reform:
-        raise DecisionRequestError("regime", "give either --regime or --reform (a reform names its base)")
+        raise DecisionRequestError(
+            "regime", "give either --regime or --reform (a reform names its base)"
+        )
     try:
         if reform:
             return load_reform(reform)
@@ -90,8 +92,18 @@ def run(batch: Batch, explicit: Regime | None, book: QuotaBook) -> Run:
             sub = batch.take(rows)
         rank = np.empty(sub.n, dtype=np.int64)
         rank[_date_order(sub.columns["date"])] = np.arange(sub.n)
-        evaluation = evaluate(regime, RULES, sub.columns, sub.n, sub.valid, sub.id_of, book, state,
-                              batch.consignees, rank)
+        evaluation = evaluate(
+            regime,
+            RULES,
+            sub.columns,
+            sub.n,
+            sub.valid,
+            sub.id_of,
+            book,
+            state,
+            batch.consignees,
+            rank,
+        )
         out.parts.append((order, evaluation))
         out.regime_of_row[order] = regime.id
     return out
@@ -162,9 +174,16 @@ def collect_draws(result: Run) -> list[dict[str, Any]]:
         for trace in ev.pools:
             for k in np.flatnonzero(trace.drawn):
                 row = int(order[trace.rows[k]])
-                out.append({"index": row, "id": result.batch.id_of(row), "pool": trace.name(k),
-                            "amount": float(trace.amount[k]), "limit": float(trace.limit[k]),
-                            "rule": trace.rule})
+                out.append(
+                    {
+                        "index": row,
+                        "id": result.batch.id_of(row),
+                        "pool": trace.name(int(k)),
+                        "amount": float(trace.amount[k]),
+                        "limit": float(trace.limit[k]),
+                        "rule": trace.rule,
+                    }
+                )
     return out
 
 

@@ -22,14 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
-import polars as pl
 
 from sluicegate.regimes.countries import canonical_set, countries, group_table
 from sluicegate.regimes.model import Regime
-from sluicegate.rules.vocab import AUTH_CODE, CLASS_CODE, NO_REVIEW, REVIEW_CODE
+from sluicegate.rules.vocab import AUTH_CODE, CLASS_CODE, REVIEW_CODE
 
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    ">=": op.ge, ">": op.gt, "<=": op.le, "<": op.lt,
+    ">=": op.ge,
+    ">": op.gt,
+    "<=": op.le,
+    "<": op.lt,
 }
 
 
@@ -91,7 +93,9 @@ class Rule:
     shows: tuple[str, ...] = ()
     exceed_value: Any = None  # review rules with a pool: outcome when the pool would be exceeded
     value_param: str | None = None  # take the outcome from this regime parameter
-    straddle_param: str | None = None  # parameter giving the outcome when a draw would cross the limit
+    straddle_param: str | None = (
+        None  # parameter giving the outcome when a draw would cross the limit
+    )
 
 
 PHASES = ("test", "classify", "require", "exception", "defeat", "review", "obligation")
@@ -100,8 +104,13 @@ PHASES = ("test", "classify", "require", "exception", "defeat", "review", "oblig
 class Ctx:
     """Columns of one batch under one regime, with helpers that read the law as data."""
 
-    def __init__(self, regime: Regime, columns: dict[str, np.ndarray], n: int,
-                 consignees: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        regime: Regime,
+        columns: dict[str, np.ndarray],
+        n: int,
+        consignees: list[str] | None = None,
+    ) -> None:
         self.regime = regime
         self.cols = columns
         self.n = n
@@ -146,8 +155,12 @@ class Ctx:
             self._cache[key] = vec
         return self._cache[key]
 
-    def in_groups(self, column: str, groups: list[str] | tuple[str, ...] = (),
-                  extra: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+    def in_groups(
+        self,
+        column: str,
+        groups: list[str] | tuple[str, ...] = (),
+        extra: list[str] | tuple[str, ...] = (),
+    ) -> np.ndarray:
         """Is the country in ``column`` a member of any of ``groups`` (as of each row's date) or of
         the explicit list ``extra``?"""
         key = ("in", column, tuple(groups), tuple(extra))
@@ -162,18 +175,24 @@ class Ctx:
             self._cache[key] = out
         return self._cache[key]
 
-    def headquartered_in(self, groups: list[str] | tuple[str, ...] = (),
-                         extra: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+    def headquartered_in(
+        self, groups: list[str] | tuple[str, ...] = (), extra: list[str] | tuple[str, ...] = ()
+    ) -> np.ndarray:
         """'headquartered in, or whose ultimate parent company is headquartered in'"""
         return self.in_groups("hq", groups, extra) | self.in_groups("uphq", groups, extra)
 
-    def wholly_headquartered_in(self, groups: list[str] | tuple[str, ...] = (),
-                                extra: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+    def wholly_headquartered_in(
+        self, groups: list[str] | tuple[str, ...] = (), extra: list[str] | tuple[str, ...] = ()
+    ) -> np.ndarray:
         """Neither the entity nor its ultimate parent is headquartered outside the set."""
         return self.in_groups("hq", groups, extra) & self.in_groups("uphq", groups, extra)
 
     def country_is(self, column: str, code: str) -> np.ndarray:
-        return self.in_groups(column, (), (code,)) if code != "HK" else self.cols[column] == countries().index["HK"]
+        return (
+            self.in_groups(column, (), (code,))
+            if code != "HK"
+            else self.cols[column] == countries().index["HK"]
+        )
 
     # item, transaction ------------------------------------------------
     def _member(self, values: np.ndarray, codes: list[int], size: int) -> np.ndarray:
@@ -188,10 +207,14 @@ class Ctx:
         return self._member(self.classification, [CLASS_CODE[c] for c in classes], len(CLASS_CODE))
 
     def auth_in(self, authorizations: list[str]) -> np.ndarray:
-        return self._member(self.authorization, [AUTH_CODE[a] for a in authorizations], len(AUTH_CODE))
+        return self._member(
+            self.authorization, [AUTH_CODE[a] for a in authorizations], len(AUTH_CODE)
+        )
 
     def review_in(self, policies: list[str]) -> np.ndarray:
-        return self._member(self.review_policy, [REVIEW_CODE[p] for p in policies], len(REVIEW_CODE))
+        return self._member(
+            self.review_policy, [REVIEW_CODE[p] for p in policies], len(REVIEW_CODE)
+        )
 
     def kind_in(self, kinds: list[str]) -> np.ndarray:
         from sluicegate.rules.table import KIND_CODE
@@ -201,13 +224,16 @@ class Ctx:
     def category_is(self, *categories: str) -> np.ndarray:
         from sluicegate.rules.table import CATEGORY_CODE
 
-        return self._member(self.cols["category"], [CATEGORY_CODE[k] for k in categories],
-                            len(CATEGORY_CODE))
+        return self._member(
+            self.cols["category"], [CATEGORY_CODE[k] for k in categories], len(CATEGORY_CODE)
+        )
 
     def end_use_in(self, uses: list[str]) -> np.ndarray:
         from sluicegate.rules.table import END_USE_CODE
 
-        return self._member(self.cols["end_use"], [END_USE_CODE[u] for u in uses], len(END_USE_CODE))
+        return self._member(
+            self.cols["end_use"], [END_USE_CODE[u] for u in uses], len(END_USE_CODE)
+        )
 
     def test(self, name: str) -> np.ndarray:
         return self.tests[name]
@@ -256,8 +282,14 @@ class Evaluation:
     tier: np.ndarray | None = None
 
 
-def _resolve_priority(phase: str, rules: list[Rule], holds: dict[str, np.ndarray], n: int,
-                      vocabulary: dict[str, int], id_of: Callable[[int], Any]) -> tuple[np.ndarray, np.ndarray]:
+def _resolve_priority(
+    phase: str,
+    rules: list[Rule],
+    holds: dict[str, np.ndarray],
+    n: int,
+    vocabulary: dict[str, int],
+    id_of: Callable[[int], Any],
+) -> tuple[np.ndarray, np.ndarray]:
     """Highest-priority holding rule per row (codes), and which rule; conflicts among equals
     with different outcomes raise :class:`RuleConflictError`."""
     value = np.full(n, vocabulary.get("not-controlled", vocabulary.get("", 0)), dtype=np.int8)
@@ -291,15 +323,26 @@ def _to_active(chosen: np.ndarray, rules: list[Rule], active: list[Rule]) -> np.
     return lookup[np.where(chosen < 0, len(rules), chosen)]
 
 
-def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
-             state: dict[str, float]) -> PoolTrace:
+def run_pool(
+    rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook, state: dict[str, float]
+) -> PoolTrace:
     """Greedy first-come allocation in row order (rows are already in date order)."""
     assert rule.pool is not None
     pool = rule.pool
     if rows.size == 0:
         empty = np.zeros(0)
-        return PoolTrace(rule.id, rows, [], np.zeros(0, np.int64), empty, empty, empty, empty,
-                         np.zeros(0, bool), np.zeros(0, bool))
+        return PoolTrace(
+            rule.id,
+            rows,
+            [],
+            np.zeros(0, np.int64),
+            empty,
+            empty,
+            empty,
+            empty,
+            np.zeros(0, bool),
+            np.zeros(0, bool),
+        )
     all_codes, name_of = pool.key(ctx)
     codes = all_codes[rows]
     limits = np.asarray(pool.limit(ctx), dtype=np.float64)[rows]
@@ -307,7 +350,9 @@ def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
     uniq, inverse = np.unique(codes, return_inverse=True)
     inverse = inverse.ravel()
     names_u = [name_of(int(c)) for c in uniq]
-    base = np.array([state[nm] if nm in state else book.used(nm) for nm in names_u], dtype=np.float64)
+    base = np.array(
+        [state[nm] if nm in state else book.used(nm) for nm in names_u], dtype=np.float64
+    )
     order = np.argsort(inverse, kind="stable")
     g = inverse[order]
     a = amounts[order]
@@ -338,23 +383,36 @@ def run_pool(rule: Rule, ctx: Ctx, rows: np.ndarray, book: QuotaBook,
     used_before = np.empty_like(used_sorted)
     fits[order] = fits_sorted
     used_before[order] = used_sorted
-    return PoolTrace(rule.id, rows, names_u, inverse, base, limits, used_before, amounts, fits,
-                     fits.copy())
+    return PoolTrace(
+        rule.id, rows, names_u, inverse, base, limits, used_before, amounts, fits, fits.copy()
+    )
 
 
 def commit_pool(trace: PoolTrace, state: dict[str, float], book: QuotaBook) -> None:
     """Carry the pools' new balances forward to later rules and regimes of the same call."""
     if not trace.rows.size:
         return
-    sums = np.bincount(trace.inverse, weights=np.where(trace.drawn, trace.amount, 0.0),
-                       minlength=len(trace.pool_names))
+    sums = np.bincount(
+        trace.inverse,
+        weights=np.where(trace.drawn, trace.amount, 0.0),
+        minlength=len(trace.pool_names),
+    )
     for u, name in enumerate(trace.pool_names):
         state[name] = float(trace.base[u] + sums[u])
 
 
-def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], n: int,
-             valid: np.ndarray, ids: Any, book: QuotaBook, state: dict[str, float],
-             consignees: list[str] | None = None, rank: np.ndarray | None = None) -> Evaluation:
+def evaluate(
+    regime: Regime,
+    rules: list[Rule],
+    columns: dict[str, np.ndarray],
+    n: int,
+    valid: np.ndarray,
+    ids: Any,
+    book: QuotaBook,
+    state: dict[str, float],
+    consignees: list[str] | None = None,
+    rank: np.ndarray | None = None,
+) -> Evaluation:
     """Evaluate the rules of ``regime`` over rows that are in date order.
 
     ``ids(row)`` (or a list) names rows in conflict errors."""
@@ -369,6 +427,7 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
 
     def in_date_order(rows: np.ndarray) -> np.ndarray:
         return rows[np.argsort(rank[rows], kind="stable")]
+
     id_of = ids if callable(ids) else (lambda r: ids[r])
     truth: dict[str, np.ndarray] = {}
     by_phase = {phase: [r for r in active if r.kind == phase] for phase in PHASES}
@@ -380,8 +439,9 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
 
     for rule in by_phase["classify"]:
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & valid
-    classification, classify_rule = _resolve_priority("classification", by_phase["classify"], truth, n,
-                                          CLASS_CODE, id_of)
+    classification, classify_rule = _resolve_priority(
+        "classification", by_phase["classify"], truth, n, CLASS_CODE, id_of
+    )
     ctx.classification = classification
     classify_rule = _to_active(classify_rule, by_phase["classify"], active)
 
@@ -399,7 +459,9 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     eligible: dict[str, np.ndarray] = {}
     for rule in by_phase["exception"]:
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & valid
-        eligible[rule.id] = truth[rule.id] & license_needed & ~defeated.get(rule.id, np.zeros(n, bool))
+        eligible[rule.id] = (
+            truth[rule.id] & license_needed & ~defeated.get(rule.id, np.zeros(n, bool))
+        )
 
     authorization = np.where(license_needed, AUTH_CODE["LICENSE"], AUTH_CODE["NLR"]).astype(np.int8)
     authorizing_rule = np.full(n, -1, dtype=np.int16)  # index into active rules
@@ -410,13 +472,14 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     for level in levels:
         level_rules = [r for r in by_phase["exception"] if r.priority == level]
         for i, first in enumerate(level_rules):
-            for second in level_rules[i + 1:]:
+            for second in level_rules[i + 1 :]:
                 if first.value == second.value:
                     continue
                 both = eligible[first.id] & eligible[second.id] & ~assigned
                 if both.any():
-                    raise RuleConflictError("exceptions", first.id, second.id,
-                                            [id_of(k) for k in np.flatnonzero(both)])
+                    raise RuleConflictError(
+                        "exceptions", first.id, second.id, [id_of(k) for k in np.flatnonzero(both)]
+                    )
         for rule in level_rules:
             rows = np.flatnonzero(eligible[rule.id] & ~assigned)
             if rule.pool is not None:
@@ -436,8 +499,9 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     needs_review = authorization == AUTH_CODE["LICENSE"]
     for rule in by_phase["review"]:
         truth[rule.id] = np.asarray(rule.when(ctx), dtype=bool) & needs_review
-    review, review_rule = _resolve_priority("review policy", by_phase["review"], truth, n,
-                                            REVIEW_CODE, id_of)
+    review, review_rule = _resolve_priority(
+        "review policy", by_phase["review"], truth, n, REVIEW_CODE, id_of
+    )
     review_rule = _to_active(review_rule, by_phase["review"], active)
     for rule in by_phase["review"]:
         if rule.pool is None:
@@ -450,7 +514,9 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
             trace.drawn = trace.fits | crossing
         commit_pool(trace, state, book)
         pools.append(trace)
-        review[rows] = np.where(trace.drawn, REVIEW_CODE[rule.value], REVIEW_CODE[rule.exceed_value])
+        review[rows] = np.where(
+            trace.drawn, REVIEW_CODE[rule.value], REVIEW_CODE[rule.exceed_value]
+        )
         quota_rule[rows] = len(pools) - 1
     ctx.review_policy = review
 
@@ -460,7 +526,9 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
             trace = run_pool(rule, ctx, rows, book, state)
             commit_pool(trace, state, book)
             pools.append(trace)
-            crossed = (trace.used_before < trace.limit) & (trace.used_before + trace.amount >= trace.limit)
+            crossed = (trace.used_before < trace.limit) & (
+                trace.used_before + trace.amount >= trace.limit
+            )
             holds = np.zeros(n, dtype=bool)
             holds[rows[crossed]] = True
             truth[rule.id] = holds
@@ -471,16 +539,28 @@ def evaluate(regime: Regime, rules: list[Rule], columns: dict[str, np.ndarray], 
     if regime.has("diffusion_tiers"):
         tier = np.where(_tier_of(ctx, "dest", 1), 1, np.where(_tier_of(ctx, "dest", 3), 3, 2))
     return Evaluation(
-        regime=regime, rules=active, truth=truth, classification=classification,
-        license=license_needed, authorization=authorization, review_policy=review,
-        authorizing_rule=authorizing_rule, review_rule=review_rule, classify_rule=classify_rule,
+        regime=regime,
+        rules=active,
+        truth=truth,
+        classification=classification,
+        license=license_needed,
+        authorization=authorization,
+        review_policy=review,
+        authorizing_rule=authorizing_rule,
+        review_rule=review_rule,
+        classify_rule=classify_rule,
         ctx=ctx,
-        pools=pools, quota_rule=quota_rule, tier=tier,
+        pools=pools,
+        quota_rule=quota_rule,
+        tier=tier,
     )
 
 
 def _tier_of(ctx: Ctx, column: str, tier: int) -> np.ndarray:
     if tier == 1:
         return ctx.in_groups(column, (), ctx.p("diffusion_tiers.tier1_destinations"))
-    return ctx.in_groups(column, ctx.p("diffusion_tiers.tier3_groups"),
-                         ctx.p("diffusion_tiers.tier3_extra_destinations"))
+    return ctx.in_groups(
+        column,
+        ctx.p("diffusion_tiers.tier3_groups"),
+        ctx.p("diffusion_tiers.tier3_extra_destinations"),
+    )

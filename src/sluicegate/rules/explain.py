@@ -23,30 +23,50 @@ from sluicegate.rules.engine import Evaluation, Rule
 from sluicegate.rules.vocab import AUTH_CODE, AUTHORIZATIONS, CLASSIFICATIONS, REVIEW_POLICIES
 
 ASSUMPTIONS = {
-    "datacenter_assumed": ("classification_3a090_2023",
-                           "item.datacenter not given and not in the catalogue: assumed designed or "
-                           "marketed for datacenters (the stricter reading)"),
-    "pd_unknown": ("classification_3a090_2023",
-                   "performance density unknown (give item.die_area_mm2 or "
-                   "item.performance_density): the density tests 3A090.a.2 and .b were evaluated "
-                   "as not met"),
-    "interconnect_unknown": ("classification_3a090_2022",
-                             "interconnect unknown (give item.interconnect_gbs): the 2022 I/O prong "
-                             "was evaluated as not met"),
-    "designer_assumed": ("aia", "item.approved_designer not given: assumed designed by an approved "
-                         "or authorized IC designer (AIA condition, 90 FR 5298)"),
-    "consignee_unidentified": ("lpp", "no consignee id or name: quotas counted under "
-                               "'unidentified@<destination>'"),
-    "mem_bw_unknown": ("china_review_lane", "memory bandwidth unknown (give "
-                       "item.memory_bandwidth_gbs): the case-by-case lane's DRAM test was "
-                       "evaluated as not met"),
+    "datacenter_assumed": (
+        "classification_3a090_2023",
+        "item.datacenter not given and not in the catalogue: assumed designed or "
+        "marketed for datacenters (the stricter reading)",
+    ),
+    "pd_unknown": (
+        "classification_3a090_2023",
+        "performance density unknown (give item.die_area_mm2 or "
+        "item.performance_density): the density tests 3A090.a.2 and .b were evaluated "
+        "as not met",
+    ),
+    "interconnect_unknown": (
+        "classification_3a090_2022",
+        "interconnect unknown (give item.interconnect_gbs): the 2022 I/O prong "
+        "was evaluated as not met",
+    ),
+    "designer_assumed": (
+        "aia",
+        "item.approved_designer not given: assumed designed by an approved "
+        "or authorized IC designer (AIA condition, 90 FR 5298)",
+    ),
+    "consignee_unidentified": (
+        "lpp",
+        "no consignee id or name: quotas counted under 'unidentified@<destination>'",
+    ),
+    "mem_bw_unknown": (
+        "china_review_lane",
+        "memory bandwidth unknown (give "
+        "item.memory_bandwidth_gbs): the case-by-case lane's DRAM test was "
+        "evaluated as not met",
+    ),
 }
 
-SHOW_LABEL = {"pd": "performance_density", "mem_bw": "memory_bandwidth_gbs",
-              "interconnect": "interconnect_gbs", "hbm_density": "hbm_bandwidth_density",
-              "loc": "consignee.country", "hq": "consignee.headquarters",
-              "uphq": "consignee.ultimate_parent_headquarters", "dest": "destination",
-              "storage_ok": "consignee.storage_meets_supp10"}
+SHOW_LABEL = {
+    "pd": "performance_density",
+    "mem_bw": "memory_bandwidth_gbs",
+    "interconnect": "interconnect_gbs",
+    "hbm_density": "hbm_bandwidth_density",
+    "loc": "consignee.country",
+    "hq": "consignee.headquarters",
+    "uphq": "consignee.ultimate_parent_headquarters",
+    "dest": "destination",
+    "storage_ok": "consignee.storage_meets_supp10",
+}
 COUNTRY_COLUMNS = {"dest", "loc", "hq", "uphq", "origin"}
 
 
@@ -135,8 +155,10 @@ def _note(ev: Evaluation, index: int, rule: Rule, row: int, pools: _PoolIndex) -
             verdict = "fits" if t.fits[k] else "would exceed the limit"
             if rule.kind == "obligation":
                 verdict = "reaches the trigger" if holds else "below the trigger or already reached"
-            parts.append(f"{t.name(k)}: used {_fmt(float(t.used_before[k]))} + this "
-                         f"{_fmt(float(t.amount[k]))} vs limit {_fmt(float(t.limit[k]))}: {verdict}")
+            parts.append(
+                f"{t.name(k)}: used {_fmt(float(t.used_before[k]))} + this "
+                f"{_fmt(float(t.amount[k]))} vs limit {_fmt(float(t.limit[k]))}: {verdict}"
+            )
     if rule.kind == "exception" and holds:
         relied = int(ev.authorizing_rule[row])
         if not ev.license[row]:
@@ -146,12 +168,17 @@ def _note(ev: Evaluation, index: int, rule: Rule, row: int, pools: _PoolIndex) -
         elif rule.pool is not None and ev.authorization[row] == AUTH_CODE["LICENSE"]:
             parts.append("not available for this shipment")
         else:
-            parts.append(f"eligible but not relied on: {_rule_id(ev, relied) or 'a defeating rule'} "
-                         "takes precedence")
+            parts.append(
+                f"eligible but not relied on: {_rule_id(ev, relied) or 'a defeating rule'} "
+                "takes precedence"
+            )
     if rule.kind == "review" and holds:
         chosen = int(ev.review_rule[row])
-        parts.append(f"chosen: {REVIEW_POLICIES[ev.review_policy[row]]}" if chosen == index
-                     else f"overridden by {_rule_id(ev, chosen)}")
+        parts.append(
+            f"chosen: {REVIEW_POLICIES[ev.review_policy[row]]}"
+            if chosen == index
+            else f"overridden by {_rule_id(ev, chosen)}"
+        )
     if rule.kind == "classify" and holds and int(ev.classify_rule[row]) != index:
         parts.append(f"overridden: classification is {CLASSIFICATIONS[ev.classification[row]]}")
     return "; ".join(parts)
@@ -176,12 +203,19 @@ def _quota(ev: Evaluation, row: int) -> dict[str, Any] | None:
     k = int(np.flatnonzero(t.rows == row)[0])
     drawn = bool(t.drawn[k])
     used, amount, limit = float(t.used_before[k]), float(t.amount[k]), float(t.limit[k])
-    return {"pool": t.name(k), "limit": _num(limit), "used_before": _num(used),
-            "this": _num(amount), "remaining_after": _num(limit - used - (amount if drawn else 0.0)),
-            "drawn": drawn}
+    return {
+        "pool": t.name(k),
+        "limit": _num(limit),
+        "used_before": _num(used),
+        "this": _num(amount),
+        "remaining_after": _num(limit - used - (amount if drawn else 0.0)),
+        "drawn": drawn,
+    }
 
 
-def _assumptions(ev: Evaluation, batch_assumptions: dict[str, np.ndarray], sub_row: int) -> list[str]:
+def _assumptions(
+    ev: Evaluation, batch_assumptions: dict[str, np.ndarray], sub_row: int
+) -> list[str]:
     out = []
     for key, (provision, text) in ASSUMPTIONS.items():
         if ev.regime.has(provision) and batch_assumptions[key][sub_row]:
@@ -189,7 +223,9 @@ def _assumptions(ev: Evaluation, batch_assumptions: dict[str, np.ndarray], sub_r
     return out
 
 
-def decisions_as_records(result: Run, explicit: Regime | None, *, trace: bool) -> list[dict[str, Any]]:
+def decisions_as_records(
+    result: Run, explicit: Regime | None, *, trace: bool
+) -> list[dict[str, Any]]:
     batch = result.batch
     out: list[dict[str, Any] | None] = [None] * batch.n
     statuses = status_column(result, explicit)
@@ -206,15 +242,20 @@ def decisions_as_records(result: Run, explicit: Regime | None, *, trace: bool) -
             day = ev.ctx.cols["date"][sub_row].astype(object)
             decision: dict[str, Any] = {
                 "id": batch.id_of(row),
-                "regime": {"id": ev.regime.id, "status": statuses[row],
-                           "legal_status": ev.regime.legal_status_on(day),
-                           "content_hash": ev.regime.content_hash[:16]},
+                "regime": {
+                    "id": ev.regime.id,
+                    "status": statuses[row],
+                    "legal_status": ev.regime.legal_status_on(day),
+                    "content_hash": ev.regime.content_hash[:16],
+                },
                 "tier": int(ev.tier[sub_row]) if ev.tier is not None else None,
                 "classification": CLASSIFICATIONS[ev.classification[sub_row]],
                 "controlled": bool(ev.classification[sub_row] != 0),
                 "license_required": auth == "LICENSE",
                 "authorization": auth,
-                "review_policy": REVIEW_POLICIES[ev.review_policy[sub_row]] if auth == "LICENSE" else None,
+                "review_policy": REVIEW_POLICIES[ev.review_policy[sub_row]]
+                if auth == "LICENSE"
+                else None,
                 "tpp_per_unit": _num(float(ev.ctx.cols["tpp_per_unit"][sub_row])),
                 "tpp_total": tpp_total,
                 "h100_equivalents": None if tpp_total is None else round(tpp_total / H100_TPP, 4),
@@ -227,46 +268,61 @@ def decisions_as_records(result: Run, explicit: Regime | None, *, trace: bool) -
             if ev.regime.reform_of:
                 decision["regime"]["reform_of"] = ev.regime.reform_of
                 decision["regime"]["reform_hash"] = ev.regime.reform_hash
-            decision["trace"] = [
-                {"rule": rule.id, "holds": bool(ev.truth[rule.id][sub_row]), "cite": rule.cite,
-                 "note": _note(ev, i, rule, sub_row, pools), "kind": rule.kind,
-                 "provision": rule.provision}
-                for i, rule in enumerate(ev.rules)
-            ] if trace else []
+            decision["trace"] = (
+                [
+                    {
+                        "rule": rule.id,
+                        "holds": bool(ev.truth[rule.id][sub_row]),
+                        "cite": rule.cite,
+                        "note": _note(ev, i, rule, sub_row, pools),
+                        "kind": rule.kind,
+                        "provision": rule.provision,
+                    }
+                    for i, rule in enumerate(ev.rules)
+                ]
+                if trace
+                else []
+            )
             out[row] = decision
     return [d for d in out if d is not None]
 
 
 OUTPUT_COLUMNS = {
-    "id": pl.Utf8, "regime_id": pl.Utf8, "regime_status": pl.Utf8, "tier": pl.Int8,
-    "classification": pl.Utf8, "controlled": pl.Boolean, "license_required": pl.Boolean,
-    "authorization": pl.Utf8, "review_policy": pl.Utf8, "tpp_per_unit": pl.Float64,
-    "tpp_total": pl.Float64, "h100_equivalents": pl.Float64, "quota_pool": pl.Utf8,
-    "quota_limit": pl.Float64, "quota_used_before": pl.Float64, "quota_this": pl.Float64,
-    "quota_remaining_after": pl.Float64, "obligations": pl.Utf8, "citations": pl.Utf8,
-    "error_field": pl.Utf8, "error_message": pl.Utf8,
+    "id": pl.Utf8,
+    "regime_id": pl.Utf8,
+    "regime_status": pl.Utf8,
+    "tier": pl.Int8,
+    "classification": pl.Utf8,
+    "controlled": pl.Boolean,
+    "license_required": pl.Boolean,
+    "authorization": pl.Utf8,
+    "review_policy": pl.Utf8,
+    "tpp_per_unit": pl.Float64,
+    "tpp_total": pl.Float64,
+    "h100_equivalents": pl.Float64,
+    "quota_pool": pl.Utf8,
+    "quota_limit": pl.Float64,
+    "quota_used_before": pl.Float64,
+    "quota_this": pl.Float64,
+    "quota_remaining_after": pl.Float64,
+    "obligations": pl.Utf8,
+    "citations": pl.Utf8,
+    "error_field": pl.Utf8,
+    "error_message": pl.Utf8,
 }
-
-
-def _pattern_text(matrix: np.ndarray, render: Any) -> np.ndarray:
-    """Map each row's boolean pattern over rules to a rendered string, computed once per pattern."""
-    n = matrix.shape[0]
-    if n == 0 or matrix.shape[1] == 0:
-        return np.full(n, "", dtype=object)
-    packed = np.packbits(matrix, axis=1)
-    view = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    uniq, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-    texts = np.array([render(matrix[i]) for i in first], dtype=object)
-    return texts[inverse.ravel()]
 
 
 def _names(vocabulary: list[str], codes: np.ndarray, missing: np.ndarray) -> pl.Series:
     """Codes -> strings as a polars column without building Python strings per row."""
-    index = pl.Series(np.where(missing, None, codes).tolist() if codes.size < 1024 else codes,
-                      dtype=pl.Int64)
-    if codes.size >= 1024:
-        index = pl.Series(codes, dtype=pl.Int64).set(pl.Series(missing), None)  # type: ignore[arg-type]
+    index = _masked(pl.Series(codes, dtype=pl.Int64), missing)
     return pl.Series(vocabulary, dtype=pl.Utf8).gather(index)
+
+
+def _masked(series: pl.Series, missing: np.ndarray) -> pl.Series:
+    """The series with nulls where ``missing`` is true."""
+    return series.to_frame("v").select(
+        pl.when(pl.Series(missing)).then(None).otherwise(pl.col("v")).alias("v")
+    )["v"]
 
 
 def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> pl.DataFrame:
@@ -277,8 +333,17 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
     review = np.zeros(n, dtype=np.int64)
     tier = np.full(n, -1, dtype=np.int64)
     regime_code = np.full(n, -1, dtype=np.int64)
-    floats = {k: np.full(n, np.nan) for k in ("tpp_per_unit", "tpp_total", "quota_limit",
-                                              "quota_used_before", "quota_this", "quota_remaining_after")}
+    floats = {
+        k: np.full(n, np.nan)
+        for k in (
+            "tpp_per_unit",
+            "tpp_total",
+            "quota_limit",
+            "quota_used_before",
+            "quota_this",
+            "quota_remaining_after",
+        )
+    }
     pool_names: list[str] = []
     pool_code = np.full(n, -1, dtype=np.int64)
     citation_texts: list[str] = []
@@ -307,7 +372,8 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
             floats["quota_used_before"][rows] = t.used_before[mine]
             floats["quota_this"][rows] = t.amount[mine]
             floats["quota_remaining_after"][rows] = (
-                t.limit[mine] - t.used_before[mine] - np.where(t.drawn[mine], t.amount[mine], 0.0))
+                t.limit[mine] - t.used_before[mine] - np.where(t.drawn[mine], t.amount[mine], 0.0)
+            )
         rules = ev.rules
         cited = []
         for j, rule in enumerate(rules):
@@ -319,14 +385,21 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
                 cited.append(ev.classify_rule == j)
             else:
                 cited.append(ev.truth[rule.id])
-        codes, texts = _patterns(cited, len(order), lambda pattern, rules=rules: "; ".join(
-            dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)))
+        codes, texts = _patterns(
+            cited,
+            len(order),
+            lambda pattern, rules=rules: "; ".join(
+                dict.fromkeys(r.cite for r, on in zip(rules, pattern, strict=True) if on)
+            ),
+        )
         citation_code[order] = codes + len(citation_texts)
         citation_texts.extend(texts)
         obligation_rules = [r for r in rules if r.kind == "obligation"]
         held = [ev.truth[r.id] for r in obligation_rules]
 
-        def render(pattern: np.ndarray, ev: Evaluation = ev, orules: list[Rule] = obligation_rules) -> str:
+        def render(
+            pattern: np.ndarray, ev: Evaluation = ev, orules: list[Rule] = obligation_rules
+        ) -> str:
             items = []
             for r, on in zip(orules, pattern, strict=True):
                 if on:
@@ -341,35 +414,50 @@ def decisions_as_frame(result: Run, explicit: Regime | None, *, trace: bool) -> 
     statuses = status_column(result, explicit)
     invalid = ~batch.valid
     error_rows = sorted(batch.errors)
-    error_field = [None] * n
-    error_message = [None] * n
+    error_field: list[str | None] = [None] * n
+    error_message: list[str | None] = [None] * n
     for r in error_rows:
         error_field[r], error_message[r] = batch.errors[r]
-    ids = batch.ids if isinstance(batch.ids, pl.Series) else pl.Series(
-        [None if i is None else str(i) for i in batch.ids], dtype=pl.Utf8)
-    frame = pl.DataFrame({
-        "id": ids.cast(pl.Utf8),
-        "regime_id": _names(regime_names or [""], np.maximum(regime_code, 0), invalid),
-        "regime_status": pl.Series(statuses.tolist() if n < 1024 else statuses, dtype=pl.Utf8),
-        "tier": pl.Series(tier, dtype=pl.Int8).set(pl.Series(tier < 0), None),  # type: ignore[arg-type]
-        "classification": _names(CLASSIFICATIONS, classification, invalid),
-        "controlled": pl.Series(classification != 0).set(pl.Series(invalid), None),  # type: ignore[arg-type]
-        "license_required": pl.Series(authorization == AUTH_CODE["LICENSE"]).set(pl.Series(invalid), None),  # type: ignore[arg-type]
-        "authorization": _names(AUTHORIZATIONS, authorization, invalid),
-        "review_policy": _names(REVIEW_POLICIES, review, invalid | (review == 0)),
-        "tpp_per_unit": floats["tpp_per_unit"], "tpp_total": floats["tpp_total"],
-        "h100_equivalents": np.round(floats["tpp_total"] / H100_TPP, 4),
-        "quota_pool": _names(pool_names or [""], np.maximum(pool_code, 0), pool_code < 0),
-        "quota_limit": floats["quota_limit"], "quota_used_before": floats["quota_used_before"],
-        "quota_this": floats["quota_this"], "quota_remaining_after": floats["quota_remaining_after"],
-        "obligations": _names(obligation_texts or [""], np.maximum(obligation_code, 0), obligation_code < 0),
-        "citations": _names(citation_texts or [""], np.maximum(citation_code, 0), citation_code < 0),
-        "error_field": pl.Series(error_field, dtype=pl.Utf8),
-        "error_message": pl.Series(error_message, dtype=pl.Utf8),
-    }, nan_to_null=True)
+    ids = (
+        batch.ids
+        if isinstance(batch.ids, pl.Series)
+        else pl.Series([None if i is None else str(i) for i in batch.ids], dtype=pl.Utf8)
+    )
+    frame = pl.DataFrame(
+        {
+            "id": ids.cast(pl.Utf8),
+            "regime_id": _names(regime_names or [""], np.maximum(regime_code, 0), invalid),
+            "regime_status": pl.Series(statuses.tolist() if n < 1024 else statuses, dtype=pl.Utf8),
+            "tier": _masked(pl.Series(tier, dtype=pl.Int8), tier < 0),
+            "classification": _names(CLASSIFICATIONS, classification, invalid),
+            "controlled": _masked(pl.Series(classification != 0), invalid),
+            "license_required": _masked(pl.Series(authorization == AUTH_CODE["LICENSE"]), invalid),
+            "authorization": _names(AUTHORIZATIONS, authorization, invalid),
+            "review_policy": _names(REVIEW_POLICIES, review, invalid | (review == 0)),
+            "tpp_per_unit": floats["tpp_per_unit"],
+            "tpp_total": floats["tpp_total"],
+            "h100_equivalents": np.round(floats["tpp_total"] / H100_TPP, 4),
+            "quota_pool": _names(pool_names or [""], np.maximum(pool_code, 0), pool_code < 0),
+            "quota_limit": floats["quota_limit"],
+            "quota_used_before": floats["quota_used_before"],
+            "quota_this": floats["quota_this"],
+            "quota_remaining_after": floats["quota_remaining_after"],
+            "obligations": _names(
+                obligation_texts or [""], np.maximum(obligation_code, 0), obligation_code < 0
+            ),
+            "citations": _names(
+                citation_texts or [""], np.maximum(citation_code, 0), citation_code < 0
+            ),
+            "error_field": pl.Series(error_field, dtype=pl.Utf8),
+            "error_message": pl.Series(error_message, dtype=pl.Utf8),
+        },
+        nan_to_null=True,
+    )
     if trace:
         records = decisions_as_records(result, explicit, trace=True)
-        frame = frame.with_columns(pl.Series("trace", [json.dumps(r.get("trace", [])) for r in records]))
+        frame = frame.with_columns(
+            pl.Series("trace", [json.dumps(r.get("trace", [])) for r in records])
+        )
     return frame
 
 
@@ -382,7 +470,7 @@ def _patterns(columns: list[np.ndarray], n: int, render: Any) -> tuple[np.ndarra
     words = []
     for start in range(0, len(columns), 62):
         key = np.zeros(n, dtype=np.int64)
-        for bit, col in enumerate(columns[start:start + 62]):
+        for bit, col in enumerate(columns[start : start + 62]):
             key |= col.astype(np.int64) << bit
         words.append(key)
     if len(words) == 1:

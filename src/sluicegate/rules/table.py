@@ -26,33 +26,73 @@ from sluicegate.regimes.countries import countries
 
 # Flat columns of the batch format (contract §3: consignee.headquarters -> consignee_headquarters).
 STRING_COLUMNS = [
-    "id", "date", "kind", "origin", "destination", "chip", "category",
-    "consignee_id", "consignee_name", "consignee_country", "consignee_headquarters",
-    "consignee_ultimate_parent_headquarters", "consignee_authorizations", "end_use",
+    "id",
+    "date",
+    "kind",
+    "origin",
+    "destination",
+    "chip",
+    "category",
+    "consignee_id",
+    "consignee_name",
+    "consignee_country",
+    "consignee_headquarters",
+    "consignee_ultimate_parent_headquarters",
+    "consignee_authorizations",
+    "end_use",
 ]
 FLOAT_COLUMNS = [
-    "tpp", "die_area_mm2", "performance_density", "interconnect_gbs", "memory_bandwidth_gbs",
-    "hbm_bandwidth_density", "training_ops", "most_capable_published_ops",
+    "tpp",
+    "die_area_mm2",
+    "performance_density",
+    "interconnect_gbs",
+    "memory_bandwidth_gbs",
+    "hbm_bandwidth_density",
+    "training_ops",
+    "most_capable_published_ops",
 ]
 INT_COLUMNS = ["quantity", "chips_per_unit"]
 BOOL_COLUMNS = [
-    "datacenter", "published", "approved_designer", "consignee_government_end_user",
-    "consignee_private_sector", "consignee_storage_meets_supp10", "via_distributor",
+    "datacenter",
+    "published",
+    "approved_designer",
+    "consignee_government_end_user",
+    "consignee_private_sector",
+    "consignee_storage_meets_supp10",
+    "via_distributor",
 ]
 ALL_COLUMNS = STRING_COLUMNS + FLOAT_COLUMNS + INT_COLUMNS + BOOL_COLUMNS
-ITEM_FIELDS = ["chip", "category", *FLOAT_COLUMNS, "chips_per_unit", "datacenter", "published",
-               "approved_designer"]
+ITEM_FIELDS = [
+    "chip",
+    "category",
+    *FLOAT_COLUMNS,
+    "chips_per_unit",
+    "datacenter",
+    "published",
+    "approved_designer",
+]
 ALIASES = {f"item_{c}": c for c in ITEM_FIELDS}
 ALIASES.update({"consignee_government": "consignee_government_end_user"})
-UPPER_COLUMNS = {"origin", "destination", "consignee_country", "consignee_headquarters",
-                 "consignee_ultimate_parent_headquarters", "consignee_authorizations"}
+UPPER_COLUMNS = {
+    "origin",
+    "destination",
+    "consignee_country",
+    "consignee_headquarters",
+    "consignee_ultimate_parent_headquarters",
+    "consignee_authorizations",
+}
 LOWER_COLUMNS = {"kind", "chip", "category", "end_use"}
 
 # What a flat column is called in the contract's nested JSON (for error messages).
 JSON_FIELD = {c: c for c in ALL_COLUMNS}
 JSON_FIELD.update({c: f"item.{c}" for c in ITEM_FIELDS})
-JSON_FIELD.update({c: "consignee." + c.removeprefix("consignee_")
-                   for c in ALL_COLUMNS if c.startswith("consignee_")})
+JSON_FIELD.update(
+    {
+        c: "consignee." + c.removeprefix("consignee_")
+        for c in ALL_COLUMNS
+        if c.startswith("consignee_")
+    }
+)
 
 KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 CATEGORY_CODE = {k: i for i, k in enumerate(CATEGORIES)}
@@ -81,32 +121,44 @@ class RecordSource:
         return np.fromiter((v is not None for v in self.data[col]), dtype=bool, count=self.n)
 
     def lookup(self, col: str, mapping: dict[str, int]) -> np.ndarray:
-        return np.fromiter((-1 if v is None else mapping.get(v, -1) for v in self.data[col]),
-                           dtype=np.int64, count=self.n)
+        return np.fromiter(
+            (-1 if v is None else mapping.get(v, -1) for v in self.data[col]),
+            dtype=np.int64,
+            count=self.n,
+        )
 
     def factorize(self, col: str) -> tuple[np.ndarray, list[str]]:
         seen: dict[str, int] = {}
-        codes = np.fromiter((-1 if v is None else seen.setdefault(v, len(seen)) for v in self.data[col]),
-                            dtype=np.int64, count=self.n)
+        codes = np.fromiter(
+            (-1 if v is None else seen.setdefault(v, len(seen)) for v in self.data[col]),
+            dtype=np.int64,
+            count=self.n,
+        )
         return codes, list(seen)
 
     def floats(self, col: str) -> np.ndarray:
-        return np.fromiter((np.nan if v is None else v for v in self.data[col]), dtype=np.float64,
-                           count=self.n)
+        return np.fromiter(
+            (np.nan if v is None else v for v in self.data[col]), dtype=np.float64, count=self.n
+        )
 
     def ints(self, col: str, default: int) -> np.ndarray:
-        return np.fromiter((default if v is None else v for v in self.data[col]), dtype=np.int64,
-                           count=self.n)
+        return np.fromiter(
+            (default if v is None else v for v in self.data[col]), dtype=np.int64, count=self.n
+        )
 
     def bools(self, col: str) -> np.ndarray:
         return np.fromiter((bool(v) for v in self.data[col]), dtype=bool, count=self.n)
 
     def dates(self) -> np.ndarray:
-        return np.array([np.datetime64(v, "D") if v else np.datetime64("NaT") for v in self.data["date"]],
-                        dtype="datetime64[D]")
+        return np.array(
+            [np.datetime64(v, "D") if v else np.datetime64("NaT") for v in self.data["date"]],
+            dtype="datetime64[D]",
+        )
 
     def contains(self, col: str, needle: str) -> np.ndarray:
-        return np.fromiter((v is not None and needle in v for v in self.data[col]), dtype=bool, count=self.n)
+        return np.fromiter(
+            (v is not None and needle in v for v in self.data[col]), dtype=bool, count=self.n
+        )
 
     def raw(self, col: str, row: int) -> Any:
         return self.data[col][row]
@@ -160,8 +212,10 @@ class FrameSource:
     def factorize(self, col: str) -> tuple[np.ndarray, list[str]]:
         codes, values = self._categories(col)
         distinct: dict[str, int] = {}
-        table = np.array([-1 if v is None else distinct.setdefault(v, len(distinct)) for v in values],
-                         dtype=np.int64)
+        table = np.array(
+            [-1 if v is None else distinct.setdefault(v, len(distinct)) for v in values],
+            dtype=np.int64,
+        )
         return table[codes], list(distinct)
 
     def floats(self, col: str) -> np.ndarray:
@@ -217,30 +271,46 @@ def parse_json_lines(text_lines: list[str]) -> list[Any]:
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            out.append(_ParseFailure(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}"))
+            out.append(
+                _ParseFailure(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}")
+            )
     return out
 
 
 def flatten_record(txn: Transaction) -> dict[str, Any]:
     item, cons = txn.item, txn.consignee
     return {
-        "id": None if txn.id is None else str(txn.id), "date": txn.date.isoformat(),
-        "kind": txn.kind, "origin": txn.origin, "destination": txn.destination,
-        "chip": item.chip, "category": item.category, "tpp": item.tpp,
-        "die_area_mm2": item.die_area_mm2, "performance_density": item.performance_density,
-        "interconnect_gbs": item.interconnect_gbs, "memory_bandwidth_gbs": item.memory_bandwidth_gbs,
-        "hbm_bandwidth_density": item.hbm_bandwidth_density, "training_ops": item.training_ops,
-        "most_capable_published_ops": item.most_capable_published_ops, "quantity": txn.quantity,
-        "chips_per_unit": item.chips_per_unit, "datacenter": item.datacenter,
-        "published": item.published, "approved_designer": item.approved_designer,
-        "consignee_id": cons.id, "consignee_name": cons.name, "consignee_country": cons.country,
+        "id": None if txn.id is None else str(txn.id),
+        "date": txn.date.isoformat(),
+        "kind": txn.kind,
+        "origin": txn.origin,
+        "destination": txn.destination,
+        "chip": item.chip,
+        "category": item.category,
+        "tpp": item.tpp,
+        "die_area_mm2": item.die_area_mm2,
+        "performance_density": item.performance_density,
+        "interconnect_gbs": item.interconnect_gbs,
+        "memory_bandwidth_gbs": item.memory_bandwidth_gbs,
+        "hbm_bandwidth_density": item.hbm_bandwidth_density,
+        "training_ops": item.training_ops,
+        "most_capable_published_ops": item.most_capable_published_ops,
+        "quantity": txn.quantity,
+        "chips_per_unit": item.chips_per_unit,
+        "datacenter": item.datacenter,
+        "published": item.published,
+        "approved_designer": item.approved_designer,
+        "consignee_id": cons.id,
+        "consignee_name": cons.name,
+        "consignee_country": cons.country,
         "consignee_headquarters": cons.headquarters,
         "consignee_ultimate_parent_headquarters": cons.ultimate_parent_headquarters,
         "consignee_authorizations": ",".join(cons.authorizations) or None,
         "consignee_government_end_user": cons.government_end_user,
         "consignee_private_sector": cons.private_sector,
         "consignee_storage_meets_supp10": cons.storage_meets_supp10,
-        "end_use": txn.end_use, "via_distributor": txn.via_distributor,
+        "end_use": txn.end_use,
+        "via_distributor": txn.via_distributor,
     }
 
 
@@ -253,7 +323,7 @@ def _pydantic_error(exc: ValidationError) -> tuple[str, str]:
     elif err["type"] == "missing":
         msg = "is required"
     elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     elif "input" in err:
         shown = repr(err["input"])
         msg = f"{shown if len(shown) < 60 else shown[:57] + '...'}: {msg}"
@@ -300,7 +370,9 @@ def read_frame(df: pl.DataFrame) -> tuple[FrameSource, pl.Series, dict[int, tupl
     df = df.rename(renamed)
     unknown = [c for c in df.columns if c not in FLAT_SCHEMA]
     if unknown:
-        raise ValueError(f"unknown column(s) {', '.join(unknown)}; expected some of: {', '.join(ALL_COLUMNS)}")
+        raise ValueError(
+            f"unknown column(s) {', '.join(unknown)}; expected some of: {', '.join(ALL_COLUMNS)}"
+        )
     missing = [c for c in ("date", "destination") if c not in df.columns]
     if missing:
         raise ValueError(f"missing required column(s): {', '.join(missing)}")
@@ -320,22 +392,40 @@ def read_frame(df: pl.DataFrame) -> tuple[FrameSource, pl.Series, dict[int, tupl
                 exprs.append(src.alias(col))
                 continue
             text = src.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-            exprs.append(pl.when(text.is_in(list(_TRUE))).then(True)
-                         .when(text.is_in(list(_FALSE))).then(False).otherwise(None).alias(col))
-            checks.append((col, text.is_not_null() & (text != "") & ~text.is_in(list(_TRUE | _FALSE)),
-                           "is not true/false"))
+            exprs.append(
+                pl.when(text.is_in(list(_TRUE)))
+                .then(True)
+                .when(text.is_in(list(_FALSE)))
+                .then(False)
+                .otherwise(None)
+                .alias(col)
+            )
+            checks.append(
+                (
+                    col,
+                    text.is_not_null() & (text != "") & ~text.is_in(list(_TRUE | _FALSE)),
+                    "is not true/false",
+                )
+            )
         elif current in (pl.Utf8, pl.String):
             text = src.str.strip_chars()
             text = pl.when(text == "").then(None).otherwise(text)
             number = text.cast(pl.Float64, strict=False)
             checks.append((col, text.is_not_null() & number.is_null(), "is not a number"))
             if dtype == pl.Int64:
-                checks.append((col, number.is_not_null() & (number != number.round(0)),
-                               "must be a whole number"))
+                checks.append(
+                    (
+                        col,
+                        number.is_not_null() & (number != number.round(0)),
+                        "must be a whole number",
+                    )
+                )
             exprs.append(number.cast(dtype, strict=False).alias(col))
         else:
             if dtype == pl.Int64 and current.is_float():
-                checks.append((col, src.is_not_null() & (src != src.round(0)), "must be a whole number"))
+                checks.append(
+                    (col, src.is_not_null() & (src != src.round(0)), "must be a whole number")
+                )
             exprs.append(src.cast(dtype, strict=False).alias(col))
     if checks:
         flags = df.select([c[1].fill_null(False).alias(f"bad{i}") for i, c in enumerate(checks)])
@@ -363,15 +453,28 @@ class Batch:
     id_of: Callable[[int], Any] = field(default=lambda r: None)
 
     def take(self, rows: np.ndarray) -> Batch:
-        return Batch(n=len(rows), valid=self.valid[rows], errors={},
-                     columns={k: v[rows] for k, v in self.columns.items()},
-                     assumptions={k: v[rows] for k, v in self.assumptions.items()},
-                     consignees=self.consignees, ids=None,
-                     id_of=lambda r, rows=rows, f=self.id_of: f(int(rows[r])))
+        return Batch(
+            n=len(rows),
+            valid=self.valid[rows],
+            errors={},
+            columns={k: v[rows] for k, v in self.columns.items()},
+            assumptions={k: v[rows] for k, v in self.assumptions.items()},
+            consignees=self.consignees,
+            ids=None,
+            id_of=_shifted(self.id_of, rows),
+        )
 
 
-def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime: bool,
-            first_date: dt.date) -> Batch:
+def _shifted(id_of: Callable[[int], Any], rows: np.ndarray) -> Callable[[int], Any]:
+    def inner(r: int) -> Any:
+        return id_of(int(rows[r]))
+
+    return inner
+
+
+def prepare(
+    src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime: bool, first_date: dt.date
+) -> Batch:
     """Apply the contract's defaults and check facts against the law as data."""
     n = src.n
     reg = countries()
@@ -387,20 +490,33 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
     date = src.dates()
     given = src.present("date")
     fail(np.flatnonzero(~given), "date", lambda r: "is required")
-    fail(np.flatnonzero(given & np.isnat(date)), "date",
-         lambda r: f"{src.raw('date', r)!r} is not a date in YYYY-MM-DD form")
+    fail(
+        np.flatnonzero(given & np.isnat(date)),
+        "date",
+        lambda r: f"{src.raw('date', r)!r} is not a date in YYYY-MM-DD form",
+    )
     if not explicit_regime:
         early = np.flatnonzero(~np.isnat(date) & (date < np.datetime64(first_date, "D")))
-        fail(early, "date", lambda r: (
-            f"{src.raw('date', r)} is before the first advanced-computing regime in sluicegate "
-            f"(us-2022-10-07, effective {first_date}); no 3A090/4A090 controls existed then. "
-            "Pass --regime ID to evaluate it under a later regime as a what-if"))
+        fail(
+            early,
+            "date",
+            lambda r: (
+                f"{src.raw('date', r)} is before the first advanced-computing regime in sluicegate "
+                f"(us-2022-10-07, effective {first_date}); no 3A090/4A090 controls existed then. "
+                "Pass --regime ID to evaluate it under a later regime as a what-if"
+            ),
+        )
 
     def country(col: str, default: np.ndarray | None) -> np.ndarray:
         idx = src.lookup(col, reg.index)
         present = src.present(col)
-        fail(np.flatnonzero(present & (idx < 0)), JSON_FIELD[col], lambda r: (
-            f"{src.raw(col, r)!r} is not an ISO 3166-1 alpha-2 code ({reg.suggest(str(src.raw(col, r)))})"))
+        fail(
+            np.flatnonzero(present & (idx < 0)),
+            JSON_FIELD[col],
+            lambda r: (
+                f"{src.raw(col, r)!r} is not an ISO 3166-1 alpha-2 code ({reg.suggest(str(src.raw(col, r)))})"
+            ),
+        )
         if default is not None:
             idx = np.where(present & (idx >= 0), idx, default)
         return np.maximum(idx, 0).astype(np.int32)
@@ -415,15 +531,21 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
     def vocab(col: str, codes: dict[str, int], default: str) -> np.ndarray:
         idx = src.lookup(col, codes)
         present = src.present(col)
-        fail(np.flatnonzero(present & (idx < 0)), JSON_FIELD[col],
-             lambda r: f"{src.raw(col, r)!r} is not one of {', '.join(codes)}")
+        fail(
+            np.flatnonzero(present & (idx < 0)),
+            JSON_FIELD[col],
+            lambda r: f"{src.raw(col, r)!r} is not one of {', '.join(codes)}",
+        )
         return np.where(present & (idx >= 0), idx, codes[default]).astype(np.int8)
 
     kind = vocab("kind", KIND_CODE, "export")
     end_use = vocab("end_use", END_USE_CODE, "other")
     category_idx = src.lookup("category", CATEGORY_CODE)
-    fail(np.flatnonzero(src.present("category") & (category_idx < 0)), "item.category",
-         lambda r: f"{src.raw('category', r)!r} is not one of {', '.join(CATEGORY_CODE)}")
+    fail(
+        np.flatnonzero(src.present("category") & (category_idx < 0)),
+        "item.category",
+        lambda r: f"{src.raw('category', r)!r} is not one of {', '.join(CATEGORY_CODE)}",
+    )
 
     chip_ids = list(cat)
     chip_idx = src.lookup("chip", {cid: i for i, cid in enumerate(chip_ids)})
@@ -431,7 +553,9 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
 
     def chip_msg(r: int) -> str:
         close = suggest_chip(str(src.raw("chip", r)))
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `sluice chips list` shows them"
+        hint = (
+            f"; did you mean {', '.join(close)}?" if close else "; `sluice chips list` shows them"
+        )
         return f"{src.raw('chip', r)!r} is not in the accelerator catalogue{hint}"
 
     fail(np.flatnonzero(chip_present & (chip_idx < 0)), "item.chip", chip_msg)
@@ -448,8 +572,11 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
     with np.errstate(divide="ignore", invalid="ignore"):
         pd_derived = np.round(np.where(die > 0, tpp / die, np.nan), 2)
     pd_cat = table["performance_density"][pick]
-    pd = np.where(~np.isnan(pd_given), pd_given,
-                  np.where(~np.isnan(tpp_given) | np.isnan(pd_cat), pd_derived, pd_cat))
+    pd = np.where(
+        ~np.isnan(pd_given),
+        pd_given,
+        np.where(~np.isnan(tpp_given) | np.isnan(pd_cat), pd_derived, pd_cat),
+    )
     interconnect, _ = merge("interconnect_gbs", "interconnect_gbs")
     mem_bw, _ = merge("memory_bandwidth_gbs", "memory_bandwidth_gbs")
     hbm_density, hbm_given = merge("hbm_bandwidth_density", "hbm_bandwidth_density")
@@ -457,13 +584,15 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
 
     dc_known = src.present("datacenter")
     dc_cat_known = table["datacenter_known"][pick]
-    datacenter = np.where(dc_known, src.bools("datacenter"),
-                          np.where(dc_cat_known, table["datacenter"][pick], True))
+    datacenter = np.where(
+        dc_known, src.bools("datacenter"), np.where(dc_cat_known, table["datacenter"][pick], True)
+    )
     approved_known = src.present("approved_designer")
     approved = np.where(approved_known, src.bools("approved_designer"), True)
     government = src.bools("consignee_government_end_user")
-    private_sector = np.where(src.present("consignee_private_sector"),
-                              src.bools("consignee_private_sector"), ~government)
+    private_sector = np.where(
+        src.present("consignee_private_sector"), src.bools("consignee_private_sector"), ~government
+    )
 
     inferred = np.full(n, CATEGORY_CODE["ic"], dtype=np.int8)
     inferred[~chip_present & ~np.isnan(training_ops)] = CATEGORY_CODE["model-weights"]
@@ -471,51 +600,90 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
     category = np.where(category_idx >= 0, category_idx, inferred).astype(np.int8)
 
     quantity = src.ints("quantity", 1)
-    fail(np.flatnonzero(quantity < 1), "quantity",
-         lambda r: f"{quantity[r]} is not allowed: quantity must be an integer of at least 1")
+    fail(
+        np.flatnonzero(quantity < 1),
+        "quantity",
+        lambda r: f"{quantity[r]} is not allowed: quantity must be an integer of at least 1",
+    )
     chips_per_unit = src.ints("chips_per_unit", 1)
     fail(np.flatnonzero(chips_per_unit < 1), "item.chips_per_unit", lambda r: "must be at least 1")
     is_computer = category == CATEGORY_CODE["computer"]
-    fail(np.flatnonzero(is_computer & ~src.present("chips_per_unit")), "item.chips_per_unit",
-         lambda r: "is required when item.category is 'computer' (accelerators per computer)")
+    fail(
+        np.flatnonzero(is_computer & ~src.present("chips_per_unit")),
+        "item.chips_per_unit",
+        lambda r: "is required when item.category is 'computer' (accelerators per computer)",
+    )
     is_ic_like = (category == CATEGORY_CODE["ic"]) | is_computer
-    fail(np.flatnonzero(is_ic_like & np.isnan(tpp)), "item.tpp",
-         lambda r: "is required: give item.chip (a catalogue id) or item.tpp")
-    fail(np.flatnonzero((category == CATEGORY_CODE["model-weights"]) & np.isnan(training_ops)),
-         "item.training_ops",
-         lambda r: "is required for model weights (operations used to train, fine-tuning included)")
-    fail(np.flatnonzero((category == CATEGORY_CODE["hbm"]) & np.isnan(hbm_density)),
-         "item.hbm_bandwidth_density",
-         lambda r: "is required for HBM (bandwidth in GB/s divided by package or stack area in mm²)")
-    for col in ("tpp", "performance_density", "interconnect_gbs", "memory_bandwidth_gbs",
-                "hbm_bandwidth_density", "training_ops", "die_area_mm2"):
+    fail(
+        np.flatnonzero(is_ic_like & np.isnan(tpp)),
+        "item.tpp",
+        lambda r: "is required: give item.chip (a catalogue id) or item.tpp",
+    )
+    fail(
+        np.flatnonzero((category == CATEGORY_CODE["model-weights"]) & np.isnan(training_ops)),
+        "item.training_ops",
+        lambda r: "is required for model weights (operations used to train, fine-tuning included)",
+    )
+    fail(
+        np.flatnonzero((category == CATEGORY_CODE["hbm"]) & np.isnan(hbm_density)),
+        "item.hbm_bandwidth_density",
+        lambda r: "is required for HBM (bandwidth in GB/s divided by package or stack area in mm²)",
+    )
+    for col in (
+        "tpp",
+        "performance_density",
+        "interconnect_gbs",
+        "memory_bandwidth_gbs",
+        "hbm_bandwidth_density",
+        "training_ops",
+        "die_area_mm2",
+    ):
         fail(np.flatnonzero(src.floats(col) < 0), JSON_FIELD[col], lambda r: "must not be negative")
 
     # the consignee named in quota pools: id, else name, else 'unidentified@<destination>'
     by_id, id_names = src.factorize("consignee_id")
     by_name, names = src.factorize("consignee_name")
     consignees = [*id_names, *names, *(f"unidentified@{c}" for c in reg.codes)]
-    consignee = np.where(by_id >= 0, by_id,
-                         np.where(by_name >= 0, len(id_names) + by_name,
-                                  len(id_names) + len(names) + dest)).astype(np.int64)
+    consignee = np.where(
+        by_id >= 0,
+        by_id,
+        np.where(by_name >= 0, len(id_names) + by_name, len(id_names) + len(names) + dest),
+    ).astype(np.int64)
 
     tpp_per_unit = np.where(is_ic_like, np.where(is_computer, tpp * chips_per_unit, tpp), np.nan)
     valid = np.ones(n, dtype=bool)
     if errors:
         valid[list(errors)] = False
     columns = {
-        "date": date, "year": np.where(np.isnat(date), 0, date.astype("datetime64[Y]").astype(np.int64) + 1970),
-        "kind": kind, "origin": origin, "dest": dest, "loc": loc, "hq": hq, "uphq": uphq,
-        "category": category, "tpp": tpp, "pd": pd, "interconnect": interconnect, "mem_bw": mem_bw,
-        "hbm_density": hbm_density, "training_ops": training_ops,
+        "date": date,
+        "year": np.where(np.isnat(date), 0, date.astype("datetime64[Y]").astype(np.int64) + 1970),
+        "kind": kind,
+        "origin": origin,
+        "dest": dest,
+        "loc": loc,
+        "hq": hq,
+        "uphq": uphq,
+        "category": category,
+        "tpp": tpp,
+        "pd": pd,
+        "interconnect": interconnect,
+        "mem_bw": mem_bw,
+        "hbm_density": hbm_density,
+        "training_ops": training_ops,
         "frontier_override": src.floats("most_capable_published_ops"),
-        "published": src.bools("published"), "datacenter": datacenter.astype(bool),
-        "approved_designer": approved.astype(bool), "government": government,
+        "published": src.bools("published"),
+        "datacenter": datacenter.astype(bool),
+        "approved_designer": approved.astype(bool),
+        "government": government,
         "private_sector": private_sector.astype(bool),
         "storage_ok": src.bools("consignee_storage_meets_supp10"),
-        "via_distributor": src.bools("via_distributor"), "end_use": end_use, "quantity": quantity,
-        "chips_per_unit": chips_per_unit, "tpp_per_unit": tpp_per_unit,
-        "tpp_total": tpp_per_unit * quantity, "consignee": consignee,
+        "via_distributor": src.bools("via_distributor"),
+        "end_use": end_use,
+        "quantity": quantity,
+        "chips_per_unit": chips_per_unit,
+        "tpp_per_unit": tpp_per_unit,
+        "tpp_total": tpp_per_unit * quantity,
+        "consignee": consignee,
         "has_uveu": src.contains("consignee_authorizations", "UVEU"),
         "has_nveu": src.contains("consignee_authorizations", "NVEU"),
     }
@@ -527,8 +695,14 @@ def prepare(src: Source, errors: dict[int, tuple[str, str]], *, explicit_regime:
         "consignee_unidentified": (by_id < 0) & (by_name < 0),
         "mem_bw_unknown": np.isnan(mem_bw) & is_ic_like,
     }
-    return Batch(n=n, valid=valid, errors=errors, columns=columns, assumptions=assumptions,
-                 consignees=consignees)
+    return Batch(
+        n=n,
+        valid=valid,
+        errors=errors,
+        columns=columns,
+        assumptions=assumptions,
+        consignees=consignees,
+    )
 
 
 _TABLES: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
@@ -540,14 +714,25 @@ def _catalogue_table(ids: tuple[str, ...]) -> dict[str, np.ndarray]:
         cat = catalogue()
 
         def floats(key: str) -> np.ndarray:
-            return np.array([np.nan if cat[c].get(key) is None else float(cat[c][key]) for c in ids]
-                            + [np.nan])
+            return np.array(
+                [np.nan if cat[c].get(key) is None else float(cat[c][key]) for c in ids] + [np.nan]
+            )
 
         _TABLES[ids] = {
-            **{k: floats(k) for k in ("tpp", "die_area_mm2", "performance_density",
-                                      "interconnect_gbs", "memory_bandwidth_gbs",
-                                      "hbm_bandwidth_density")},
+            **{
+                k: floats(k)
+                for k in (
+                    "tpp",
+                    "die_area_mm2",
+                    "performance_density",
+                    "interconnect_gbs",
+                    "memory_bandwidth_gbs",
+                    "hbm_bandwidth_density",
+                )
+            },
             "datacenter": np.array([bool(cat[c].get("datacenter")) for c in ids] + [True]),
-            "datacenter_known": np.array([cat[c].get("datacenter") is not None for c in ids] + [False]),
+            "datacenter_known": np.array(
+                [cat[c].get("datacenter") is not None for c in ids] + [False]
+            ),
         }
     return _TABLES[ids]
