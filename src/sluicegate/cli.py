@@ -131,7 +131,9 @@ def _guard(fn: Any) -> int:
         return EXIT_INTERNAL
 
 
-def _read_table(path: Path) -> Any:
+def _read_table(path: Path) -> tuple[Any, list[tuple[int, str]]]:
+    """Read CSV, Parquet or JSON Lines; for CSV also find rows with the wrong number of fields
+    (reported as errors on their row, never dropped or silently padded)."""
     import csv
 
     import polars as pl
@@ -141,25 +143,14 @@ def _read_table(path: Path) -> Any:
         return pl.read_parquet(path), []
     if suffix in (".jsonl", ".ndjson"):
         return pl.read_ndjson(path, infer_schema_length=None), []
-    try:
-        return pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False), []
-    except pl.exceptions.ComputeError:
-        pass
-    # ragged rows: read with the csv module so every other row is still decided
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    header, body = rows[0], rows[1:]
-    good: list[list[str]] = []
     broken: list[tuple[int, str]] = []
-    for number, row in enumerate(body, start=2):
-        if len(row) == len(header):
-            good.append(row)
-        else:
-            broken.append(
-                (number, f"line {number}: expected {len(header)} fields, found {len(row)}")
-            )
-            good.append([""] * len(header))
-    frame = pl.DataFrame(good, schema=header, orient="row")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        for number, row in enumerate(reader, start=2):
+            if len(row) != width and row:
+                broken.append((number, f"line {number}: expected {width} fields, found {len(row)}"))
+    frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
     return frame, broken
 
 

@@ -45,8 +45,9 @@ def catalogue_attribution() -> str:
 
 
 def suggest_chip(text: str) -> list[str]:
+    """Close catalogue ids: those that extend what was typed first, then similar spellings."""
     ids = list(catalogue())
+    text = text.strip().lower()
+    prefixed = [cid for cid in ids if text and cid.startswith(text)]
     close = difflib.get_close_matches(text, ids, n=3, cutoff=0.5)
-    if not close:
-        close = [cid for cid in ids if text and text.split("-")[-1] in cid][:3]
-    return close
+    return list(dict.fromkeys([*prefixed, *close]))[:4]
