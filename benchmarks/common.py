@@ -32,8 +32,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def save(name: str, figures: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    figures = {"benchmark": name, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-               **figures}
+    figures = {
+        "benchmark": name,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **figures,
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2))
     return path

@@ -41,9 +41,11 @@ RegimeOpt = Annotated[
     ),
 ]
 ReformOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--reform", help="Evaluate under a reform YAML (a what-if that patches a base regime)."
+        "--reform",
+        help="Evaluate under a reform: a YAML file, or the name of a shipped reform "
+        "(a what-if that patches a base regime).",
     ),
 ]
 
@@ -72,7 +74,7 @@ def _read_records(source: str) -> list[Any]:
     return parse_json_lines(text.splitlines())
 
 
-def _decide_command(source: str, regime: str | None, reform: Path | None, trace: bool) -> int:
+def _decide_command(source: str, regime: str | None, reform: str | None, trace: bool) -> int:
     from sluicegate.rules import DecisionRequestError, decide_records
 
     try:
@@ -155,7 +157,7 @@ def _read_table(path: Path) -> tuple[Any, list[tuple[int, str]]]:
 
 
 def _batch_command(
-    input_path: Path, output_path: Path, regime: str | None, reform: Path | None, trace: bool
+    input_path: Path, output_path: Path, regime: str | None, reform: str | None, trace: bool
 ) -> int:
     import polars as pl
 

@@ -14,8 +14,14 @@ from typer.testing import CliRunner
 from sluicegate.cli import app
 
 runner = CliRunner()
-H100_IN = {"id": "o1", "date": "2025-06-01", "destination": "IN", "item": {"chip": "nvidia-h100-sxm"},
-           "quantity": 1000, "consignee": {"id": "acme-in"}}
+H100_IN = {
+    "id": "o1",
+    "date": "2025-06-01",
+    "destination": "IN",
+    "item": {"chip": "nvidia-h100-sxm"},
+    "quantity": 1000,
+    "consignee": {"id": "acme-in"},
+}
 
 
 def lines(output: str) -> list[dict]:
@@ -26,11 +32,16 @@ def test_decide_one_object_pretty_printed() -> None:
     result = runner.invoke(app, ["decide", "-"], input=json.dumps(H100_IN, indent=2))
     assert result.exit_code == 0, result.output
     (decision,) = lines(result.stdout)
-    assert decision["regime"] == {"id": "us-2025-05-13-non-enforcement", "status": "in-force",
-                                  "legal_status": "in-force",
-                                  "content_hash": decision["regime"]["content_hash"]}
+    assert decision["regime"] == {
+        "id": "us-2025-05-13-non-enforcement",
+        "status": "in-force",
+        "legal_status": "in-force",
+        "content_hash": decision["regime"]["content_hash"],
+    }
     assert decision["classification"] == "3A090.a" and decision["authorization"] == "NLR"
-    assert decision["trace"] and all({"rule", "holds", "cite", "note"} <= set(t) for t in decision["trace"])
+    assert decision["trace"] and all(
+        {"rule", "holds", "cite", "note"} <= set(t) for t in decision["trace"]
+    )
 
 
 def test_decide_json_lines_keeps_input_order_and_flags_bad_records() -> None:
@@ -55,26 +66,37 @@ def test_decide_json_lines_keeps_input_order_and_flags_bad_records() -> None:
     assert "nvidia-h100-sxm" in errors["bad-chip"]["message"]
     assert errors["bad-qty"]["field"] == "quantity"
     assert errors["bad-date"]["field"] == "date"
-    assert errors["too-early"]["field"] == "date" and "before the first" in errors["too-early"]["message"]
+    assert (
+        errors["too-early"]["field"] == "date"
+        and "before the first" in errors["too-early"]["message"]
+    )
     assert errors[None]["field"] == "record" and "line 8" in errors[None]["message"]
     assert out[0]["authorization"] == "NLR" and out[-2]["authorization"] == "NLR"
 
 
 def test_decide_regime_and_reform_options(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["decide", "-", "--regime", "us-2025-01-13-ai-diffusion", "--no-trace"],
-                           input=json.dumps(H100_IN))
+    result = runner.invoke(
+        app,
+        ["decide", "-", "--regime", "us-2025-01-13-ai-diffusion", "--no-trace"],
+        input=json.dumps(H100_IN),
+    )
     (decision,) = lines(result.stdout)
     assert decision["regime"]["status"] == "what-if" and decision["authorization"] == "LPP"
     assert decision["quota"]["pool"] == "lpp:acme-in:2025"
     reform = tmp_path / "half.yaml"
-    reform.write_text("id: lpp-half\ntitle: LPP halved\nbase: us-2025-01-13-ai-diffusion\n"
-                      "parameters:\n  lpp.annual_tpp_per_consignee: 13450000\n")
-    result = runner.invoke(app, ["decide", "-", "--reform", str(reform), "--no-trace"],
-                           input=json.dumps(H100_IN))
+    reform.write_text(
+        "id: lpp-half\ntitle: LPP halved\nbase: us-2025-01-13-ai-diffusion\n"
+        "parameters:\n  lpp.annual_tpp_per_consignee: 13450000\n"
+    )
+    result = runner.invoke(
+        app, ["decide", "-", "--reform", str(reform), "--no-trace"], input=json.dumps(H100_IN)
+    )
     (decision,) = lines(result.stdout)
     assert decision["regime"]["id"].startswith("reform-lpp-half-")
     assert decision["authorization"] == "LICENSE"  # 15.8M TPP > 13.45M
-    bad = runner.invoke(app, ["decide", "-", "--regime", "us-2023-11-71"], input=json.dumps(H100_IN))
+    bad = runner.invoke(
+        app, ["decide", "-", "--regime", "us-2023-11-71"], input=json.dumps(H100_IN)
+    )
     assert bad.exit_code == 2 and "did you mean" in bad.stderr
 
 
@@ -89,7 +111,9 @@ def test_decide_batch_csv_and_parquet(tmp_path: Path) -> None:
         "e,2025-06-05,CN,nvidia-h100-sxm,1,acme\n"
     )
     out = tmp_path / "out.parquet"
-    result = runner.invoke(app, ["decide-batch", str(src), str(out), "--regime", "us-2025-01-13-ai-diffusion"])
+    result = runner.invoke(
+        app, ["decide-batch", str(src), str(out), "--regime", "us-2025-01-13-ai-diffusion"]
+    )
     assert result.exit_code == 2, result.output
     frame = pl.read_parquet(out)
     assert frame.height == 5 and frame["id"].to_list() == ["a", "b", "c", "d", "e"]
@@ -121,9 +145,13 @@ def test_regimes_verbs(tmp_path: Path) -> None:
     assert [r["id"] for r in json.loads(listed.stdout)][:2] == ["us-2022-10-07", "us-2023-11-17"]
     shown = runner.invoke(app, ["regimes", "show", "us-2025-01-13-ai-diffusion", "--json"])
     body = json.loads(shown.stdout)
-    assert body["provisions"]["lpp"]["parameters"]["annual_tpp_per_consignee"]["value"] == 26_900_000
+    assert (
+        body["provisions"]["lpp"]["parameters"]["annual_tpp_per_consignee"]["value"] == 26_900_000
+    )
     assert runner.invoke(app, ["regimes", "show", "us-2024-12-02"]).exit_code == 0
-    diff = json.loads(runner.invoke(app, ["regimes", "diff", "us-2023-11-17", "us-2024-12-02"]).stdout)
+    diff = json.loads(
+        runner.invoke(app, ["regimes", "diff", "us-2023-11-17", "us-2024-12-02"]).stdout
+    )
     assert "classification_3a090c_hbm" in diff["provisions_added"]
     asof = json.loads(runner.invoke(app, ["regimes", "as-of", "2026-02-01"]).stdout)
     assert asof["regime"] == "us-2026-01-15-china-review"
@@ -156,9 +184,18 @@ def test_every_verb_has_help(verb: str) -> None:
 
 
 def test_console_script_exit_codes(tmp_path: Path) -> None:
-    ok = subprocess.run([sys.executable, "-m", "sluicegate", "decide", "-", "--no-trace"],
-                        input=json.dumps(H100_IN), capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sluicegate", "decide", "-", "--no-trace"],
+        input=json.dumps(H100_IN),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0 and json.loads(ok.stdout)["authorization"] == "NLR"
-    bad = subprocess.run([sys.executable, "-m", "sluicegate", "decide", str(tmp_path / "none.jsonl")],
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sluicegate", "decide", str(tmp_path / "none.jsonl")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "no such file" in bad.stderr

@@ -231,12 +231,29 @@ def status_for(regime: Regime, date: dt.date) -> str:
 # ---------------------------------------------------------------- reforms
 
 
+REFORM_DIR = DATA / "reforms"
+
+
+def shipped_reforms() -> list[str]:
+    """Names of the example reforms shipped with sluicegate (usable as --reform NAME)."""
+    return sorted(p.name[:-5] for p in REFORM_DIR.iterdir() if p.name.endswith(".yaml"))
+
+
 def load_reform(path: str | Path) -> Regime:
-    """Apply a reform file to its base regime. Its id carries a hash of its content."""
-    path = Path(path)
+    """Apply a reform file (or a shipped reform by name) to its base regime. Its id carries a
+    hash of its content."""
     name = str(path)
+    shipped = REFORM_DIR / f"{name}.yaml"
+    if not Path(name).is_file() and shipped.is_file():
+        raw = _read_raw(shipped, f"reforms/{name}.yaml")
+        try:
+            return apply_reform(ReformFile.model_validate(raw), f"reforms/{name}.yaml")
+        except ValidationError as exc:
+            raise _format_validation(name, exc) from exc
+    path = Path(path)
     if not path.is_file():
-        raise RegimeDataError(name, "", "reform file not found")
+        hint = f"; shipped reforms: {', '.join(shipped_reforms())}"
+        raise RegimeDataError(name, "", "reform file not found" + hint)
     raw = _read_raw(path, name)
     try:
         reform = ReformFile.model_validate(raw)
@@ -265,8 +282,23 @@ def apply_reform(reform: ReformFile, name: str = "<reform>") -> Regime:
             raise RegimeDataError(
                 name, f"parameters.{dotted}", f"no parameter {dotted!r} in {base.id}"
             )
-        provisions[pid]["parameters"][pname]["value"] = value
-        provisions[pid]["parameters"][pname]["series"] = None
+        target = provisions[pid]["parameters"][pname]
+        if isinstance(value, dict) and value and set(value) <= {"value", "operator"}:
+            # a reform may also change how the threshold compares, e.g. {value: 1e25, operator: ">"}
+            if "operator" in value:
+                if value["operator"] not in (">=", ">", "<=", "<"):
+                    raise RegimeDataError(
+                        name,
+                        f"parameters.{dotted}.operator",
+                        f"{value['operator']!r} is not one of >=, >, <=, <",
+                    )
+                target["operator"] = value["operator"]
+            if "value" in value:
+                target["value"] = value["value"]
+                target["series"] = None
+        else:
+            target["value"] = value
+            target["series"] = None
     for dotted, patch in reform.lists.items():
         pid, pname = _split(name, "lists", dotted)
         if pid not in provisions or pname not in provisions[pid]["parameters"]:
@@ -315,7 +347,7 @@ def resolve_regime(ref: str | Path) -> Regime:
     text = str(ref)
     if text in regimes():
         return regimes()[text]
-    if text.endswith((".yaml", ".yml")) or Path(text).is_file():
+    if text.endswith((".yaml", ".yml")) or Path(text).is_file() or text in shipped_reforms():
         return load_reform(text)
     raise UnknownRegimeError(text, regime_ids())
 

@@ -16,6 +16,7 @@ in the YAML with their citations. Read top to bottom, a phase at a time:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -125,13 +126,18 @@ def _tpp_total(c: Ctx) -> np.ndarray:
     return np.nan_to_num(c.col("tpp_total"))
 
 
+@functools.cache
+def _series_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+    steps = series_steps(name)
+    starts = np.array([np.datetime64(d, "D") for d, _ in steps], dtype="datetime64[D]")
+    return starts, np.array([0.0] + [v for _, v in steps])
+
+
 def _frontier_ops(c: Ctx) -> np.ndarray:
     """Operations of the most capable published model on each row's date (Note 2 to 4E091)."""
     meta = c.regime.param_meta("classification_4e091.most_capable_published_ops")
     if meta.series:
-        steps = series_steps(meta.series)
-        starts = np.array([np.datetime64(d, "D") for d, _ in steps], dtype="datetime64[D]")
-        values = np.array([0.0] + [v for _, v in steps])
+        starts, values = _series_arrays(meta.series)
         by_date = values[np.searchsorted(starts, c.col("date"), side="right")]
     else:
         by_date = np.full(c.n, float(meta.value or 0.0))

@@ -317,10 +317,30 @@ def _resolve_priority(
     return value, chosen
 
 
-def _to_active(chosen: np.ndarray, rules: list[Rule], active: list[Rule]) -> np.ndarray:
+def _to_active(chosen: np.ndarray, rules: list[Rule], position: dict[int, int]) -> np.ndarray:
     """Map indices into a phase's rules to indices into all active rules (-1 stays -1)."""
-    lookup = np.array([active.index(r) for r in rules] + [-1], dtype=np.int16)
+    lookup = np.array([position[id(r)] for r in rules] + [-1], dtype=np.int16)
     return lookup[np.where(chosen < 0, len(rules), chosen)]
+
+
+_COMPILED: dict[tuple[str, tuple[int, ...]], tuple[list[Rule], dict[str, list[Rule]], dict[int, int]]] = {}
+
+
+def _compile(
+    regime: Regime, rules: list[Rule]
+) -> tuple[list[Rule], dict[str, list[Rule]], dict[int, int]]:
+    """The rules a regime has (its provisions), by phase, with positions; computed once per regime."""
+    key = (regime.content_hash, tuple(id(r) for r in rules))
+    if key not in _COMPILED:
+        active = [
+            replace(r, value=regime.param(r.value_param)) if r.value_param else r
+            for r in rules
+            if r.provision == "*" or regime.has(r.provision)
+        ]
+        by_phase = {phase: [r for r in active if r.kind == phase] for phase in PHASES}
+        position = {id(r): i for i, r in enumerate(active)}
+        _COMPILED[key] = (active, by_phase, position)
+    return _COMPILED[key]
 
 
 def run_pool(
@@ -416,11 +436,7 @@ def evaluate(
     """Evaluate the rules of ``regime`` over rows that are in date order.
 
     ``ids(row)`` (or a list) names rows in conflict errors."""
-    active = [
-        replace(r, value=regime.param(r.value_param)) if r.value_param else r
-        for r in rules
-        if r.provision == "*" or regime.has(r.provision)
-    ]
+    active, by_phase, position = _compile(regime, rules)
     ctx = Ctx(regime, columns, n, consignees)
     if rank is None:
         rank = np.arange(n)
@@ -430,7 +446,6 @@ def evaluate(
 
     id_of = ids if callable(ids) else (lambda r: ids[r])
     truth: dict[str, np.ndarray] = {}
-    by_phase = {phase: [r for r in active if r.kind == phase] for phase in PHASES}
 
     for rule in by_phase["test"]:
         value = np.asarray(rule.when(ctx), dtype=bool) & valid
@@ -443,7 +458,7 @@ def evaluate(
         "classification", by_phase["classify"], truth, n, CLASS_CODE, id_of
     )
     ctx.classification = classification
-    classify_rule = _to_active(classify_rule, by_phase["classify"], active)
+    classify_rule = _to_active(classify_rule, by_phase["classify"], position)
 
     license_needed = np.zeros(n, dtype=bool)
     for rule in by_phase["require"]:
@@ -492,7 +507,7 @@ def evaluate(
             else:
                 take = rows
             authorization[take] = AUTH_CODE[rule.value]
-            authorizing_rule[take] = active.index(rule)
+            authorizing_rule[take] = position[id(rule)]
             assigned[take] = True
     ctx.authorization = authorization
 
@@ -502,11 +517,11 @@ def evaluate(
     review, review_rule = _resolve_priority(
         "review policy", by_phase["review"], truth, n, REVIEW_CODE, id_of
     )
-    review_rule = _to_active(review_rule, by_phase["review"], active)
+    review_rule = _to_active(review_rule, by_phase["review"], position)
     for rule in by_phase["review"]:
         if rule.pool is None:
             continue
-        rows = in_date_order(np.flatnonzero(review_rule == active.index(rule)))
+        rows = in_date_order(np.flatnonzero(review_rule == position[id(rule)]))
         trace = run_pool(rule, ctx, rows, book, state)
         straddle = rule.straddle_param and ctx.p(rule.straddle_param)
         if straddle == rule.value and rows.size:
