@@ -29,7 +29,11 @@ chips_app = typer.Typer(
     help="The accelerator catalogue with TPP, performance density and sources.",
     no_args_is_help=True,
 )
+rules_app = typer.Typer(
+    help="The declared rules: id, kind, priority, provision, citation.", no_args_is_help=True
+)
 app.add_typer(regimes_app, name="regimes")
+app.add_typer(rules_app, name="rules")
 app.add_typer(chips_app, name="chips")
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_BROKEN = 0, 1, 2, 3
@@ -394,6 +398,63 @@ def regimes_as_of(date: Annotated[str, typer.Argument(help="YYYY-MM-DD")]) -> No
             }
         )
     )
+
+
+@regimes_app.command("unconfirmed")
+def regimes_unconfirmed(
+    ref: Annotated[str, typer.Argument(metavar="ID|REFORM")] = "us-2025-01-13-ai-diffusion",
+) -> None:
+    """Parameters that stand in for points the fact base marks UNCONFIRMED, with why."""
+    regime = _regime_or_reform(ref)
+    rows = [
+        {"parameter": k, "value": regime.param(k), "why": why} for k, why in regime.unconfirmed()
+    ]
+    typer.echo(json.dumps(rows, indent=2, default=str))
+
+
+@rules_app.command("list")
+def rules_list(
+    regime: Annotated[
+        str | None, typer.Option(help="Only the rules this regime or reform has")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """Every declared rule in evaluation order (a rule is absent when its provision is)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sluicegate.rules import RULES
+
+    chosen = _regime_or_reform(regime) if regime else None
+    rows = [
+        {
+            "rule": r.id,
+            "kind": r.kind,
+            "provision": r.provision,
+            "priority": r.priority,
+            "outcome": r.value if isinstance(r.value, str) else None,
+            "cite": r.cite,
+            "text": r.text,
+        }
+        for r in RULES
+        if chosen is None or r.provision == "*" or chosen.has(r.provision)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Declared rules{f' of {chosen.id}' if chosen else ''} ({len(rows)})")
+    for col in ("rule", "kind", "provision", "priority", "outcome", "cite"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            row["rule"],
+            row["kind"],
+            row["provision"],
+            str(row["priority"]),
+            row["outcome"] or "",
+            row["cite"],
+        )
+    Console(emoji=False).print(table)
 
 
 # ---------------------------------------------------------------- chips

@@ -323,7 +323,9 @@ def _to_active(chosen: np.ndarray, rules: list[Rule], position: dict[int, int]) 
     return lookup[np.where(chosen < 0, len(rules), chosen)]
 
 
-_COMPILED: dict[tuple[str, tuple[int, ...]], tuple[list[Rule], dict[str, list[Rule]], dict[int, int]]] = {}
+_COMPILED: dict[
+    tuple[str, tuple[int, ...]], tuple[list[Rule], dict[str, list[Rule]], dict[int, int]]
+] = {}
 
 
 def _compile(
