@@ -447,12 +447,10 @@ def rules_list(
         table.add_column(col)
     for row in rows:
         table.add_row(
-            row["rule"],
-            row["kind"],
-            row["provision"],
-            str(row["priority"]),
-            row["outcome"] or "",
-            row["cite"],
+            *(
+                str(row[k] if row[k] is not None else "")
+                for k in ("rule", "kind", "provision", "priority", "outcome", "cite")
+            )
         )
     Console(emoji=False).print(table)
 
