@@ -175,6 +175,8 @@ class FrameSource:
         self.n = df.height
         self.df = df
         self._cats: dict[str, tuple[np.ndarray, list[str | None]]] = {}
+        counts = df.null_count().row(0) if df.width else ()
+        self._empty = {c for c, k in zip(df.columns, counts, strict=True) if k == self.n}
 
     def _categories(self, col: str) -> tuple[np.ndarray, list[str | None]]:
         """Physical code of each row (-1 null) and the normalised distinct values."""
@@ -200,6 +202,10 @@ class FrameSource:
         return self._cats[col]
 
     def present(self, col: str) -> np.ndarray:
+        if col in self._empty:
+            return np.zeros(self.n, dtype=bool)
+        if self.df.schema[col] != pl.Utf8:
+            return self.df[col].is_not_null().to_numpy()
         codes, values = self._categories(col)
         mask = np.array([v is not None for v in values], dtype=bool)
         return mask[codes]
@@ -219,12 +225,18 @@ class FrameSource:
         return table[codes], list(distinct)
 
     def floats(self, col: str) -> np.ndarray:
+        if col in self._empty:
+            return np.full(self.n, np.nan)
         return self.df[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
 
     def ints(self, col: str, default: int) -> np.ndarray:
+        if col in self._empty:
+            return np.full(self.n, default, dtype=np.int64)
         return self.df[col].fill_null(default).to_numpy().astype(np.int64)
 
     def bools(self, col: str) -> np.ndarray:
+        if col in self._empty:
+            return np.zeros(self.n, dtype=bool)
         return self.df[col].fill_null(False).to_numpy().astype(bool)
 
     def dates(self) -> np.ndarray:
