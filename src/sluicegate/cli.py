@@ -58,47 +58,74 @@ def _err(message: str) -> None:
     typer.echo(f"sluice: {message}", err=True)
 
 
-def _read_records(source: str) -> list[Any]:
-    """One JSON object (may span lines), a JSON array, or JSON Lines."""
+def _iter_records(source: str) -> Any:
+    """One JSON object (may span lines), a JSON array, or JSON Lines — read lazily for JSON Lines."""
     from sluicegate.rules.table import parse_json_lines
 
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    stripped = text.strip()
-    if not stripped:
-        return []
-    if stripped[0] in "{[" and "\n" in stripped:
+    handle = sys.stdin if source == "-" else Path(source).open(encoding="utf-8")
+    try:
+        first = ""
+        for line in handle:
+            if line.strip():
+                first = line
+                break
+        if not first:
+            return
+        stripped = first.strip()
+        complete = True
         try:
-            whole = json.loads(stripped)
+            json.loads(stripped)
         except json.JSONDecodeError:
-            whole = None
-        if isinstance(whole, dict):
-            return [whole]
-        if isinstance(whole, list):
-            return whole
-    return parse_json_lines(text.splitlines())
+            complete = False
+        if not complete and stripped[0] in "{[":
+            # a pretty-printed object or an array: read the whole document
+            text = first + handle.read()
+            try:
+                whole = json.loads(text)
+            except json.JSONDecodeError:
+                whole = None
+            if isinstance(whole, dict):
+                yield whole
+                return
+            if isinstance(whole, list):
+                yield from whole
+                return
+            yield from parse_json_lines(text.splitlines())
+            return
+        number = 1
+        yield from parse_json_lines([first])
+        for line in handle:
+            number += 1
+            if line.strip():
+                parsed = parse_json_lines([line])[0]
+                if hasattr(parsed, "message"):
+                    parsed.message = parsed.message.replace("line 1 ", f"line {number} ", 1)
+                yield parsed
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
 
 
 def _decide_command(source: str, regime: str | None, reform: str | None, trace: bool) -> int:
-    from sluicegate.rules import DecisionRequestError, decide_records
+    from sluicegate.rules import DecisionRequestError, decide_stream
 
-    try:
-        records = _read_records(source)
-    except FileNotFoundError:
+    if source != "-" and not Path(source).is_file():
         _err(f"{source}: no such file")
+        return EXIT_INVALID
+    out = sys.stdout
+    invalid = 0
+    try:
+        for decision in decide_stream(
+            _iter_records(source), regime=regime, reform=reform, trace=trace
+        ):
+            invalid += "error" in decision
+            out.write(json.dumps(decision, ensure_ascii=False) + "\n")
+    except DecisionRequestError as exc:
+        _err(f"--{exc.field}: {exc.message}")
         return EXIT_INVALID
     except UnicodeDecodeError as exc:
         _err(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})")
         return EXIT_INVALID
-    try:
-        decisions = decide_records(records, regime=regime, reform=reform, trace=trace)
-    except DecisionRequestError as exc:
-        _err(f"--{exc.field}: {exc.message}")
-        return EXIT_INVALID
-    out = sys.stdout
-    invalid = 0
-    for decision in decisions:
-        invalid += "error" in decision
-        out.write(json.dumps(decision, ensure_ascii=False) + "\n")
     out.flush()
     return EXIT_INVALID if invalid else EXIT_OK
 

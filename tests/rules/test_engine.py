@@ -186,3 +186,28 @@ def test_frame_and_records_paths_agree() -> None:
         assert x["review_policy"] == y["review_policy"]
         assert (x["quota"] or {}).get("pool") == y["quota_pool"]
         assert set(x["citations"]) == set(y["citations"].split("; "))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_streaming_in_chunks_equals_one_call(shuffle: bool) -> None:
+    from sluicegate.rules import decide_stream
+
+    rng = np.random.default_rng(3)
+    days = sorted(rng.integers(0, 400, 60).tolist())
+    records = [
+        h100(
+            str(np.datetime64("2025-01-13") + int(d)),
+            "IN",
+            int(rng.integers(200, 900)),
+            f"c{int(rng.integers(0, 3))}",
+            id=f"r{k}",
+        )
+        for k, d in enumerate(days)
+    ]
+    if shuffle:
+        order = rng.permutation(len(records))
+        records = [records[i] for i in order]
+    whole = decide_records(records, regime=DIFF, trace=False)
+    streamed = list(decide_stream(iter(records), regime=DIFF, trace=False, chunk_size=7))
+    assert streamed == whole
+    assert any(d["quota"] and d["quota"]["pool"].startswith("country-allocation") for d in whole)

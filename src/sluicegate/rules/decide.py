@@ -144,6 +144,62 @@ def decide_records(
     return decisions_as_records(result, explicit, trace=trace)
 
 
+def decide_stream(
+    records: Any,
+    *,
+    regime: str | None = None,
+    reform: str | Path | None = None,
+    quota: QuotaBook | None = None,
+    trace: bool = True,
+    chunk_size: int = 20_000,
+) -> Any:
+    """Decide an iterable of records lazily, yielding one output per record in input order.
+
+    Quotas must accumulate in date order across the whole call. While the input arrives in date
+    order (as order books usually do) it is decided chunk by chunk with the pools carried over, so
+    memory stays bounded by ``chunk_size``; as soon as a record is dated before one already read,
+    the rest of the input is held and decided together, so the result is exactly what one call
+    over everything would give.
+    """
+    from sluicegate.rules.engine import InMemoryQuotaBook as Book
+
+    choose_regime(regime, reform)  # fail fast on a bad --regime/--reform
+    carried = Book()
+    base = quota
+
+    class _Layered:
+        def used(self, pool: str) -> float:
+            prior = base.used(pool) if base is not None else 0.0
+            return prior + carried.used(pool)
+
+    layered = _Layered()
+    buffer: list[Any] = []
+    latest: str | None = None
+    in_order = True
+
+    def flush() -> list[dict[str, Any]]:
+        draws: list[dict[str, Any]] = []
+        out = decide_records(
+            buffer, regime=regime, reform=reform, quota=layered, trace=trace, draws=draws
+        )
+        for draw in draws:
+            carried.add(draw["pool"], draw["amount"])
+        buffer.clear()
+        return out
+
+    for record in records:
+        day = record.get("date") if isinstance(record, dict) else None
+        if isinstance(day, str):
+            if latest is not None and day < latest:
+                in_order = False
+            latest = day if latest is None or day > latest else latest
+        buffer.append(record)
+        if in_order and len(buffer) >= chunk_size:
+            yield from flush()
+    if buffer:
+        yield from flush()
+
+
 def decide_frame(
     df: pl.DataFrame,
     *,
