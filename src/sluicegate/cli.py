@@ -35,6 +35,9 @@ rules_app = typer.Typer(
 app.add_typer(regimes_app, name="regimes")
 app.add_typer(rules_app, name="rules")
 app.add_typer(chips_app, name="chips")
+from sluicegate.cloud.commands import register as _register_cloud  # noqa: E402
+
+_register_cloud(app)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_BROKEN = 0, 1, 2, 3
 

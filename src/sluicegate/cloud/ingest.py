@@ -1,0 +1,1056 @@
+"""Telemetry ingest: read usage rows, reject the impossible ones, estimate operations, aggregate.
+
+Two engines compute the same thing: DuckDB (default; streams Parquet/CSV out of core) and Dask
+(``dask.dataframe`` on a ``distributed`` cluster, for telemetry that does not fit one machine).
+Both produce the same two integer tables, so their results are identical and merge exactly
+across batches (``state.py``): ``days`` per (account, job, UTC day) and ``capacity`` per
+(account, clock hour). Per-row operations are rounded to whole units of 10^12 (capacity to
+10^9 OP/s) before summing, which makes sums independent of order and engine. ``alerts.py`` reads
+the tables; ``monitor.py`` wires ingest, state and alerts together.
+
+Row numbers in rejects: CSV and JSON Lines give the file's line number (the CSV header is line 1);
+Parquet gives the 1-based record number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute
+
+from sluicegate.cloud.thresholds import CloudConfig, load_config
+
+Engine = Literal["duckdb", "dask"]
+FIELDS = (
+    "timestamp",
+    "account",
+    "job",
+    "accelerator",
+    "count",
+    "seconds",
+    "utilization",
+    "parent_job",
+    "domain",
+    "precision",
+    "network_gbps",
+)
+NUMERIC = ("count", "seconds", "utilization", "network_gbps")
+TEXT = ("account", "job", "accelerator", "parent_job", "domain", "precision")
+DAY_US = 86_400_000_000
+SeenLookup = Callable[[list[str]], set[str]]
+
+DAYS_SCHEMA = {
+    "account": pl.Utf8,
+    "job": pl.Utf8,
+    "day": pl.Int64,
+    "rows": pl.Int64,
+    "ops_low": pl.Int64,
+    "ops_mid": pl.Int64,
+    "ops_high": pl.Int64,
+    "bio_ops_mid": pl.Int64,
+    "accelerator_seconds": pl.Int64,
+    "first_us": pl.Int64,
+    "last_end_us": pl.Int64,
+    "parent_job": pl.Utf8,
+}
+CAPACITY_SCHEMA = {
+    "account": pl.Utf8,
+    "hour": pl.Int64,
+    "capacity_units": pl.Int64,
+    "accelerator_seconds": pl.Int64,
+    "network_gbps": pl.Float64,
+}
+DAY_KEYS = ["account", "job", "day"]
+CAPACITY_KEYS = ["account", "hour"]
+
+
+class TelemetryError(ValueError):
+    """A telemetry file that cannot be read at all (the batch is refused; state is untouched)."""
+
+
+@dataclass
+class Reject:
+    file: str
+    row: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "reason": self.reason}
+
+
+@dataclass
+class Aggregates:
+    """What one batch adds: per-day job totals, hourly capacity, rejects and counts."""
+
+    days: pl.DataFrame
+    capacity: pl.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_duplicate: int = 0
+    new_fingerprints: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def peak_table(config: CloudConfig | None = None) -> pl.DataFrame:
+    """(accelerator, precision, peak OP/s) from the catalogue; precision '' is the default one."""
+    from sluicegate.regimes import catalogue
+
+    config = config or load_config()
+    rows: list[tuple[str, str, float]] = []
+    for cid, chip in catalogue().items():
+        peaks = {str(k).lower(): float(v) for k, v in (chip.get("peak_ops_per_s") or {}).items()}
+        for prec, value in peaks.items():
+            rows.append((cid, prec, value))
+        sixteen = [peaks[p] for p in ("bf16", "fp16") if p in peaks]
+        default = max(sixteen) if sixteen else None
+        if default is None:
+            for prec in config.estimate.fallback_precisions:
+                if prec in peaks:
+                    default = peaks[prec]
+                    break
+        if default is not None:
+            rows.append((cid, "", default))
+    return pl.DataFrame(
+        rows,
+        schema={"accelerator": pl.Utf8, "precision": pl.Utf8, "peak": pl.Float64},
+        orient="row",
+    )
+
+
+def known_accelerators() -> list[str]:
+    from sluicegate.regimes import catalogue
+
+    return list(catalogue())
+
+
+def _format_of(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if lower.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    raise TelemetryError(f"{path}: unknown telemetry format (use .csv, .parquet or .jsonl)")
+
+
+def _read_jsonl(path: str, file_idx: int) -> tuple[pa.Table, list[Reject]]:
+    """JSON Lines as a table of text columns (the CSV shape); malformed lines become rejects."""
+    columns: dict[str, list[str | None]] = {f: [] for f in FIELDS}
+    rows: list[int] = []
+    rejects: list[Reject] = []
+    try:
+        handle = Path(path).open(encoding="utf-8")
+    except OSError as exc:
+        raise TelemetryError(f"{path}: cannot read ({exc.strerror})") from exc
+    with handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rejects.append(Reject(path, line_no, f"not valid JSON: {exc.msg}"))
+                continue
+            if not isinstance(obj, dict):
+                rejects.append(Reject(path, line_no, "not a JSON object"))
+                continue
+            lowered = {str(k).lower(): v for k, v in obj.items()}
+            rows.append(line_no)
+            for f in FIELDS:
+                value = lowered.get(f)
+                if value is None:
+                    columns[f].append(None)
+                elif isinstance(value, str):
+                    columns[f].append(value)
+                else:
+                    columns[f].append(json.dumps(value))
+    table = pa.table(
+        {
+            "file_idx": pa.array([file_idx] * len(rows), pa.int64()),
+            "rn": pa.array(rows, pa.int64()),
+            **{f: pa.array(columns[f], pa.string()) for f in FIELDS},
+        }
+    )
+    return table, rejects
+
+
+def fingerprint_text(
+    ts_us: int,
+    account: str,
+    job: str,
+    accelerator: str,
+    count: int,
+    dur_us: int,
+    util_ppm: int | None,
+    parent_job: str | None,
+    domain: str | None,
+    precision: str | None,
+    network_milli: int | None,
+) -> str:
+    """The canonical text a row's fingerprint is the MD5 of (same in both engines)."""
+    parts = [
+        str(ts_us),
+        account,
+        job,
+        accelerator,
+        str(count),
+        str(dur_us),
+        "" if util_ppm is None else str(util_ppm),
+        parent_job or "",
+        domain or "",
+        precision or "",
+        "" if network_milli is None else str(network_milli),
+    ]
+    return "|".join(parts)
+
+
+def _line_mapper(reject_lines: Sequence[int]) -> Callable[[int], int]:
+    """CSV: data row k (1-based, among rows that parsed) -> line number (header is line 1)."""
+    bad = sorted(reject_lines)
+
+    def line_of(k: int) -> int:
+        line = k + 1
+        for b in bad:
+            if b <= line:
+                line += 1
+            else:
+                break
+        return line
+
+    return line_of
+
+
+def _suggest(reason: str) -> str:
+    prefix = "accelerator: unknown catalogue id '"
+    if reason.startswith(prefix):
+        from sluicegate.regimes import suggest_chip
+
+        typed = reason[len(prefix) : -1]
+        close = suggest_chip(typed)
+        if close:
+            return f"{reason} (did you mean {', '.join(close)}?)"
+        return f"{reason} (see `sluice chips list`)"
+    return reason
+
+
+# --------------------------------------------------------------------------- DuckDB engine
+
+
+def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, list[Reject], Any]:
+    """SQL for one file's rows (file_idx, rn, raw fields normalised), its parse rejects, and a
+    function mapping rn to the reported row number."""
+    q = path.replace("'", "''")
+    rejects: list[Reject] = []
+    mapper: Callable[[int], int] = lambda k: k  # noqa: E731
+    if fmt == "parquet":
+        scan = f"read_parquet('{q}', file_row_number=true)"
+        rn_expr = "file_row_number + 1"
+    elif fmt == "csv":
+        scan = f"read_csv('{q}', all_varchar=true, header=true, store_rejects=true)"
+        try:
+            con.execute(f"SELECT count(*) FROM {scan}").fetchone()
+        except Exception as exc:  # duckdb raises its own error classes
+            raise TelemetryError(f"{path}: cannot read as CSV: {exc}") from exc
+        try:
+            bad = con.execute(
+                "SELECT line, error_message FROM reject_errors ORDER BY line"
+            ).fetchall()
+        except Exception:  # no rejects table: every line parsed
+            bad = []
+        for line, message in bad:
+            rejects.append(Reject(path, int(line), f"malformed CSV line: {message}"))
+        mapper = _line_mapper([int(line) for line, _ in bad])
+        rn_expr = "row_number() OVER ()"
+    else:
+        table, rejects = _read_jsonl(path, file_idx)
+        name = f"jsonl_{file_idx}"
+        con.register(name, table)
+        scan = name
+        rn_expr = "rn"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    except Exception as exc:
+        raise TelemetryError(f"{path}: cannot read as {fmt}: {exc}") from exc
+    types = {str(name).lower(): (str(name), str(dtype).upper()) for name, dtype, *_ in described}
+    selects = [f"{file_idx}::BIGINT AS file_idx", f"({rn_expr})::BIGINT AS rn"]
+    for f in FIELDS:
+        if f not in types:
+            if f == "timestamp":
+                selects += ["TRUE AS ts_missing", "NULL::BIGINT AS ts_us"]
+            elif f in NUMERIC:
+                selects += [f"TRUE AS {f}_missing", f"NULL::DOUBLE AS {f}_num"]
+            else:
+                selects.append(f"NULL::VARCHAR AS {f}")
+            continue
+        col, dtype = types[f]
+        ref = '"' + col.replace('"', '""') + '"'
+        text = dtype == "VARCHAR"
+        raw = f"NULLIF(trim({ref}), '')" if text else ref
+        if f == "timestamp":
+            if dtype.startswith("TIMESTAMP WITH TIME ZONE") or dtype == "TIMESTAMPTZ":
+                ts = ref
+            elif dtype.startswith("TIMESTAMP") or dtype == "DATE":
+                ts = f"CAST({ref} AS TIMESTAMPTZ)"
+            else:
+                ts = f"TRY_CAST(CAST({raw} AS VARCHAR) AS TIMESTAMPTZ)"
+            selects += [f"({raw}) IS NULL AS ts_missing", f"epoch_us({ts}) AS ts_us"]
+        elif f in NUMERIC:
+            selects += [f"({raw}) IS NULL AS {f}_missing", f"TRY_CAST({raw} AS DOUBLE) AS {f}_num"]
+        else:
+            value = raw if text else f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
+            if f in ("accelerator", "precision", "domain"):
+                value = f"lower({value})"
+            selects.append(f"{value} AS {f}")
+    return f"SELECT {', '.join(selects)} FROM {scan}", rejects, mapper
+
+
+def _duck_reason_sql(config: CloudConfig) -> str:
+    lim = config.estimate.limits
+    max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
+    return f"""CASE
+      WHEN account IS NULL THEN 'account: missing'
+      WHEN job IS NULL THEN 'job: missing'
+      WHEN ts_missing THEN 'timestamp: missing'
+      WHEN ts_us IS NULL THEN 'timestamp: not an ISO 8601 date-time'
+      WHEN accelerator IS NULL THEN 'accelerator: missing'
+      WHEN known IS NULL THEN 'accelerator: unknown catalogue id ''' || accelerator || ''''
+      WHEN count_missing THEN 'count: missing'
+      WHEN count_num IS NULL OR isnan(count_num) OR count_num <> floor(count_num)
+           OR count_num < 1 OR count_num > {max_count}
+        THEN 'count: must be a whole number from 1 to {max_count}'
+      WHEN seconds_missing THEN 'seconds: missing'
+      WHEN seconds_num IS NULL OR isnan(seconds_num) OR isinf(seconds_num)
+        THEN 'seconds: not a number'
+      WHEN seconds_num < 0 THEN 'seconds: negative'
+      WHEN seconds_num > {max_seconds}
+        THEN 'seconds: more than {max_seconds} in one row is impossible'
+      WHEN NOT utilization_missing AND (utilization_num IS NULL OR isnan(utilization_num)
+           OR utilization_num <= 0 OR utilization_num > 1)
+        THEN 'utilization: must be a number greater than 0 and at most 1'
+      WHEN NOT network_gbps_missing AND (network_gbps_num IS NULL OR isnan(network_gbps_num)
+           OR isinf(network_gbps_num) OR network_gbps_num < 0)
+        THEN 'network_gbps: must be a non-negative number'
+      WHEN peak IS NULL AND precision IS NULL
+        THEN 'precision: the catalogue has no 16-bit or 32-bit dense peak for '''
+             || accelerator || '''; give the precision'
+      WHEN peak IS NULL
+        THEN 'precision: no dense peak for ''' || precision || ''' on ''' || accelerator
+             || ''' in the catalogue'
+      WHEN parent_job = job THEN 'parent_job: a job cannot be its own parent'
+      ELSE NULL END"""
+
+
+def _duck_estimates_sql(config: CloudConfig) -> str:
+    util = config.estimate.utilization
+    unit = repr(config.estimate.operations_unit)
+    base = "((count_num * seconds_num) * peak)"
+    parts = []
+    for name, default in (
+        ("ops_low", util.low),
+        ("ops_mid", util.default),
+        ("ops_high", util.high),
+    ):
+        parts.append(
+            f"CAST(floor({base} * coalesce(utilization_num, {default!r}) / {unit} + 0.5) AS BIGINT)"
+            f" AS {name}"
+        )
+    return ", ".join(parts)
+
+
+def aggregate_duckdb(
+    paths: Sequence[str],
+    *,
+    config: CloudConfig | None = None,
+    seen: SeenLookup | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    temp_directory: str | None = None,
+) -> Aggregates:
+    """Aggregate telemetry files with DuckDB (out of core). ``seen`` turns on de-duplication:
+    it receives the batch's row fingerprints and returns those already processed earlier."""
+    import duckdb
+
+    config = config or load_config()
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if temp_directory:
+            con.execute(f"SET temp_directory = '{temp_directory}'")
+        con.execute("SET preserve_insertion_order = true")
+        peaks = peak_table(config).to_arrow()
+        con.register("peaks", peaks)
+        con.register("chips", pa.table({"accelerator": known_accelerators()}))
+        sources, rejects, mappers = [], [], {}
+        for idx, path in enumerate(paths):
+            sql, parse_rejects, mapper = _duck_source(con, idx, str(path), _format_of(str(path)))
+            sources.append(sql)
+            rejects += parse_rejects
+            mappers[idx] = mapper
+        if not sources:
+            raise TelemetryError("no telemetry files given")
+        union = " UNION ALL ".join(f"({s})" for s in sources)
+        con.execute(
+            f"""CREATE TEMP VIEW normalised AS
+            SELECT s.*, c.accelerator AS known, p.peak
+            FROM ({union}) s
+            LEFT JOIN chips c ON c.accelerator = s.accelerator
+            LEFT JOIN peaks p ON p.accelerator = s.accelerator
+                             AND p.precision = coalesce(s.precision, '')"""
+        )
+        con.execute(
+            f"CREATE TEMP VIEW checked AS SELECT *, {_duck_reason_sql(config)} AS reason "
+            "FROM normalised"
+        )
+        util = config.estimate.utilization
+        con.execute(
+            f"""CREATE TEMP VIEW valid AS
+            SELECT file_idx, rn, account, job, accelerator, precision, domain, parent_job,
+                   ts_us, CAST(count_num AS BIGINT) AS count, seconds_num, peak,
+                   CAST(floor(seconds_num * 1e6 + 0.5) AS BIGINT) AS dur_us,
+                   utilization_num, network_gbps_num,
+                   {_duck_estimates_sql(config)},
+                   CAST(floor(count_num * seconds_num + 0.5) AS BIGINT) AS accel_s
+            FROM checked WHERE reason IS NULL"""
+        )
+        del util
+        bad = con.execute(
+            "SELECT file_idx, rn, reason FROM checked WHERE reason IS NOT NULL "
+            "ORDER BY file_idx, rn"
+        ).fetchall()
+        for file_idx, rn, reason in bad:
+            rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
+        rows_duplicate = 0
+        new_fps: list[str] = []
+        source = "valid"
+        if seen is not None:
+            con.execute(
+                """CREATE TEMP TABLE fp AS SELECT *, md5(concat_ws('|',
+                    CAST(ts_us AS VARCHAR), account, job, accelerator, CAST(count AS VARCHAR),
+                    CAST(dur_us AS VARCHAR),
+                    coalesce(CAST(CAST(floor(utilization_num * 1e6 + 0.5) AS BIGINT) AS VARCHAR), ''),
+                    coalesce(parent_job, ''), coalesce(domain, ''), coalesce(precision, ''),
+                    coalesce(CAST(CAST(floor(network_gbps_num * 1e3 + 0.5) AS BIGINT) AS VARCHAR), '')
+                )) AS fingerprint,
+                row_number() OVER (PARTITION BY 1 ORDER BY file_idx, rn) AS ord
+                FROM valid"""
+            )
+            con.execute(
+                """CREATE TEMP TABLE fp_first AS SELECT fingerprint, min(ord) AS first_ord
+                   FROM fp GROUP BY fingerprint"""
+            )
+            distinct = [r[0] for r in con.execute("SELECT fingerprint FROM fp_first").fetchall()]
+            already = seen(distinct)
+            con.register(
+                "seen_fp", pa.table({"fingerprint": pa.array(sorted(already), pa.string())})
+            )
+            dups = con.execute(
+                """SELECT f.file_idx, f.rn, s.fingerprint IS NOT NULL AS earlier
+                   FROM fp f JOIN fp_first ff USING (fingerprint)
+                   LEFT JOIN seen_fp s USING (fingerprint)
+                   WHERE s.fingerprint IS NOT NULL OR f.ord <> ff.first_ord
+                   ORDER BY f.file_idx, f.rn"""
+            ).fetchall()
+            for file_idx, rn, earlier in dups:
+                reason = (
+                    "duplicate: already processed in an earlier batch"
+                    if earlier
+                    else "duplicate: same record as an earlier row of this batch"
+                )
+                rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
+            rows_duplicate = len(dups)
+            new_fps = sorted(set(distinct) - already)
+            con.execute(
+                """CREATE TEMP VIEW kept AS SELECT f.* FROM fp f JOIN fp_first ff
+                   ON f.fingerprint = ff.fingerprint AND f.ord = ff.first_ord
+                   WHERE f.fingerprint NOT IN (SELECT fingerprint FROM seen_fp)"""
+            )
+            source = "kept"
+        days = con.sql(
+            f"""SELECT account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
+                   CAST(count(*) AS BIGINT) AS rows,
+                   CAST(sum(ops_low) AS BIGINT) AS ops_low,
+                   CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
+                   CAST(sum(ops_high) AS BIGINT) AS ops_high,
+                   CAST(sum(CASE WHEN domain = 'bio' THEN ops_mid ELSE 0 END) AS BIGINT)
+                       AS bio_ops_mid,
+                   CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
+                   min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
+                   max(parent_job) AS parent_job
+            FROM {source} GROUP BY ALL"""
+        ).to_arrow_table()
+        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
+        cap_unit = repr(config.estimate.capacity_unit)
+        capacity = con.sql(
+            f"""WITH spans AS (
+                  SELECT account, count, peak, network_gbps_num, ts_us AS s, ts_us + dur_us AS e
+                  FROM {source} WHERE dur_us > 0),
+                exploded AS (
+                  SELECT account, count, peak, network_gbps_num, s, e,
+                         unnest(range(CAST(floor(s / {bucket_us}.0) AS BIGINT),
+                                      CAST(floor((e - 1) / {bucket_us}.0) AS BIGINT) + 1)) AS hour
+                  FROM spans),
+                parts AS (
+                  SELECT account, hour, count, peak, network_gbps_num,
+                         least(e, (hour + 1) * {bucket_us}) - greatest(s, hour * {bucket_us})
+                           AS overlap_us
+                  FROM exploded)
+            SELECT account, hour,
+                   CAST(sum(CAST(floor(((count * peak) * overlap_us) / {bucket_us}.0 / {cap_unit}
+                        + 0.5) AS BIGINT)) AS BIGINT) AS capacity_units,
+                   CAST(sum(CAST(floor(count * overlap_us / 1e6 + 0.5) AS BIGINT)) AS BIGINT)
+                        AS accelerator_seconds,
+                   max(network_gbps_num) AS network_gbps
+            FROM parts GROUP BY ALL"""
+        ).to_arrow_table()
+        accepted = int(pa.compute.sum(days["rows"]).as_py() or 0) if days.num_rows else 0
+        rows_read = accepted + len(rejects)
+    finally:
+        con.close()
+    rejects = [Reject(r.file, r.row, _suggest(r.reason)) for r in rejects]
+    rejects.sort(key=lambda r: (str(r.file), r.row))
+    return Aggregates(
+        days=canonical_days(pl.from_arrow(days)),  # type: ignore[arg-type]
+        capacity=canonical_capacity(pl.from_arrow(capacity)),  # type: ignore[arg-type]
+        rejects=rejects,
+        rows_read=rows_read,
+        rows_accepted=accepted,
+        rows_duplicate=rows_duplicate,
+        new_fingerprints=new_fps,
+    )
+
+
+# --------------------------------------------------------------------------- canonical tables
+
+
+def canonical_days(df: pl.DataFrame) -> pl.DataFrame:
+    if df.height == 0:
+        return pl.DataFrame(schema=DAYS_SCHEMA)
+    return df.select([pl.col(k).cast(v) for k, v in DAYS_SCHEMA.items()]).sort(DAY_KEYS)
+
+
+def canonical_capacity(df: pl.DataFrame) -> pl.DataFrame:
+    if df.height == 0:
+        return pl.DataFrame(schema=CAPACITY_SCHEMA)
+    return df.select([pl.col(k).cast(v) for k, v in CAPACITY_SCHEMA.items()]).sort(CAPACITY_KEYS)
+
+
+def merge_days(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Combine per-day job totals from several batches (exact: integer sums, min, max)."""
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=DAYS_SCHEMA)
+    both = pl.concat([canonical_days(f) for f in frames])
+    merged = both.group_by(DAY_KEYS).agg(
+        pl.col("rows").sum(),
+        pl.col("ops_low").sum(),
+        pl.col("ops_mid").sum(),
+        pl.col("ops_high").sum(),
+        pl.col("bio_ops_mid").sum(),
+        pl.col("accelerator_seconds").sum(),
+        pl.col("first_us").min(),
+        pl.col("last_end_us").max(),
+        pl.col("parent_job").max(),
+    )
+    return canonical_days(merged)
+
+
+def merge_capacity(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame(schema=CAPACITY_SCHEMA)
+    both = pl.concat([canonical_capacity(f) for f in frames])
+    merged = both.group_by(CAPACITY_KEYS).agg(
+        pl.col("capacity_units").sum(),
+        pl.col("accelerator_seconds").sum(),
+        pl.col("network_gbps").max(),
+    )
+    return canonical_capacity(merged)
+
+
+# --------------------------------------------------------------------------- Dask engine
+
+
+def _pandas_text(series: Any, lower: bool = False) -> Any:
+    import pandas as pd
+
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        s = series.astype("object").where(series.notna(), None).str.strip(" ")
+    else:
+        s = series.astype(str).where(series.notna(), None).str.strip(" ")
+    if lower:
+        s = s.str.lower()
+    s = s.where(s.notna() & (s != ""), None)
+    return pd.Series(s, index=series.index, dtype="object")
+
+
+def _pandas_checked(
+    part: Any, peaks: dict[tuple[str, str], float], known: frozenset[str], config: CloudConfig
+) -> Any:
+    """Validate and estimate one pandas partition exactly as the DuckDB SQL does."""
+    import pandas as pd
+
+    lim = config.estimate.limits
+    max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
+    n = len(part)
+    out = pd.DataFrame(index=part.index)
+    out["file_idx"] = part["file_idx"].astype("int64")
+    out["rn"] = part["rn"].astype("int64")
+    for f in TEXT:
+        out[f] = (
+            _pandas_text(part[f], lower=f in ("accelerator", "precision", "domain"))
+            if f in part
+            else pd.Series([None] * n, index=part.index, dtype="object")
+        )
+    # timestamp
+    if "timestamp" in part:
+        raw_ts = part["timestamp"]
+        if pd.api.types.is_datetime64_any_dtype(raw_ts):
+            ts = (
+                raw_ts.dt.tz_localize("UTC")
+                if raw_ts.dt.tz is None
+                else raw_ts.dt.tz_convert("UTC")
+            )
+            ts_missing = raw_ts.isna().to_numpy()
+        else:
+            text = _pandas_text(raw_ts)
+            ts_missing = text.isna().to_numpy()
+            ts = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        ts_ok = ts.notna().to_numpy()
+        filled = ts.fillna(pd.Timestamp(0, tz="UTC")).dt.as_unit("us")
+        ts_us = np.where(ts_ok, filled.astype("int64").to_numpy(), 0)
+    else:
+        ts_missing = np.ones(n, bool)
+        ts_ok = np.zeros(n, bool)
+        ts_us = np.zeros(n, np.int64)
+    nums: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for f in NUMERIC:
+        if f not in part:
+            nums[f] = (np.ones(n, bool), np.full(n, np.nan))
+            continue
+        raw = part[f]
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            values = raw.astype("float64").to_numpy()
+            nums[f] = (np.isnan(values), values)
+        else:
+            text = _pandas_text(raw)
+            values = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+            nums[f] = (text.isna().to_numpy(), values)
+    acc = out["accelerator"]
+    prec = out["precision"]
+    is_known = acc.map(lambda a: a in known, na_action="ignore").fillna(False).to_numpy(bool)
+    keys = list(zip(acc.fillna("").tolist(), prec.fillna("").tolist(), strict=True))
+    peak = np.array([peaks.get(k, np.nan) for k in keys], dtype="float64")
+    cnt_missing, cnt = nums["count"]
+    sec_missing, sec = nums["seconds"]
+    u_missing, u = nums["utilization"]
+    net_missing, net = nums["network_gbps"]
+    with np.errstate(invalid="ignore"):
+        bad_count = np.isnan(cnt) | (cnt != np.floor(cnt)) | (cnt < 1) | (cnt > max_count)
+        bad_util = ~u_missing & (np.isnan(u) | (u <= 0) | (u > 1))
+        bad_net = ~net_missing & (np.isnan(net) | np.isinf(net) | (net < 0))
+        conditions = [
+            out["account"].isna().to_numpy(),
+            out["job"].isna().to_numpy(),
+            ts_missing,
+            ~ts_ok,
+            acc.isna().to_numpy(),
+            ~is_known,
+            cnt_missing,
+            bad_count,
+            sec_missing,
+            np.isnan(sec) | np.isinf(sec),
+            sec < 0,
+            sec > max_seconds,
+            bad_util,
+            bad_net,
+            np.isnan(peak) & prec.isna().to_numpy(),
+            np.isnan(peak),
+            (out["parent_job"] == out["job"]).fillna(False).to_numpy(bool),
+        ]
+    accs = acc.fillna("").tolist()
+    precs = prec.fillna("").tolist()
+    messages: list[Any] = [
+        "account: missing",
+        "job: missing",
+        "timestamp: missing",
+        "timestamp: not an ISO 8601 date-time",
+        "accelerator: missing",
+        np.array([f"accelerator: unknown catalogue id '{a}'" for a in accs], dtype=object),
+        "count: missing",
+        f"count: must be a whole number from 1 to {max_count}",
+        "seconds: missing",
+        "seconds: not a number",
+        "seconds: negative",
+        f"seconds: more than {max_seconds} in one row is impossible",
+        "utilization: must be a number greater than 0 and at most 1",
+        "network_gbps: must be a non-negative number",
+        np.array(
+            [
+                f"precision: the catalogue has no 16-bit or 32-bit dense peak for '{a}'; "
+                "give the precision"
+                for a in accs
+            ],
+            dtype=object,
+        ),
+        np.array(
+            [
+                f"precision: no dense peak for '{p}' on '{a}' in the catalogue"
+                for a, p in zip(accs, precs, strict=True)
+            ],
+            dtype=object,
+        ),
+        "parent_job: a job cannot be its own parent",
+    ]
+    reason = np.full(n, None, dtype=object)
+    decided = np.zeros(n, bool)
+    for cond, msg in zip(conditions, messages, strict=True):
+        take = cond & ~decided
+        if take.any():
+            reason[take] = msg[take] if isinstance(msg, np.ndarray) else msg
+            decided |= take
+    out["reason"] = reason
+    util = config.estimate.utilization
+    unit = config.estimate.operations_unit
+    with np.errstate(invalid="ignore", over="ignore"):
+        base = (cnt * sec) * peak
+        for name, default in (
+            ("ops_low", util.low),
+            ("ops_mid", util.default),
+            ("ops_high", util.high),
+        ):
+            value = np.floor(base * np.where(u_missing, default, u) / unit + 0.5)
+            out[name] = np.where(decided, 0, np.nan_to_num(value)).astype("int64")
+        out["ts_us"] = ts_us.astype("int64")
+        out["count"] = np.where(decided, 0, np.nan_to_num(cnt)).astype("int64")
+        out["dur_us"] = np.where(decided, 0, np.nan_to_num(np.floor(sec * 1e6 + 0.5))).astype(
+            "int64"
+        )
+        out["accel_s"] = np.where(decided, 0, np.nan_to_num(np.floor(cnt * sec + 0.5))).astype(
+            "int64"
+        )
+    out["peak"] = peak
+    out["utilization_num"] = np.where(u_missing, np.nan, u)
+    out["network_gbps_num"] = np.where(net_missing, np.nan, net)
+    return out
+
+
+def _pandas_fingerprints(part: Any) -> Any:
+    import pandas as pd
+
+    fps = []
+    for row in part.itertuples(index=False):
+        util = (
+            None if math.isnan(row.utilization_num) else math.floor(row.utilization_num * 1e6 + 0.5)
+        )
+        net = (
+            None
+            if math.isnan(row.network_gbps_num)
+            else math.floor(row.network_gbps_num * 1e3 + 0.5)
+        )
+        text = fingerprint_text(
+            int(row.ts_us), row.account, row.job, row.accelerator, int(row.count), int(row.dur_us),
+            util, row.parent_job, row.domain, row.precision, net,
+        )  # fmt: skip
+        fps.append(hashlib.md5(text.encode("utf-8")).hexdigest())
+    return pd.Series(fps, index=part.index, dtype="object")
+
+
+def _empty_pandas(schema: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    dtypes = {pl.Utf8: "str", pl.Float64: "float64"}
+    return pd.DataFrame({k: pd.Series(dtype=dtypes.get(v, "int64")) for k, v in schema.items()})
+
+
+def _pandas_days(part: Any) -> Any:
+    import pandas as pd
+
+    if len(part) == 0:
+        return _empty_pandas(DAYS_SCHEMA)
+    frame = pd.DataFrame(
+        {
+            "account": part["account"],
+            "job": part["job"],
+            "day": np.floor(part["ts_us"].to_numpy() / float(DAY_US)).astype("int64"),
+            "rows": 1,
+            "ops_low": part["ops_low"],
+            "ops_mid": part["ops_mid"],
+            "ops_high": part["ops_high"],
+            "bio_ops_mid": np.where(part["domain"] == "bio", part["ops_mid"], 0).astype("int64"),
+            "accelerator_seconds": part["accel_s"],
+            "first_us": part["ts_us"],
+            "last_end_us": part["ts_us"] + part["dur_us"],
+            "parent_job": part["parent_job"].fillna(""),
+        }
+    )
+    for col in ("account", "job", "parent_job"):
+        frame[col] = frame[col].astype("str")
+    return (
+        frame.groupby(DAY_KEYS, sort=False)
+        .agg(
+            rows=("rows", "sum"),
+            ops_low=("ops_low", "sum"),
+            ops_mid=("ops_mid", "sum"),
+            ops_high=("ops_high", "sum"),
+            bio_ops_mid=("bio_ops_mid", "sum"),
+            accelerator_seconds=("accelerator_seconds", "sum"),
+            first_us=("first_us", "min"),
+            last_end_us=("last_end_us", "max"),
+            parent_job=("parent_job", "max"),
+        )
+        .reset_index()
+    )
+
+
+def _pandas_capacity(part: Any, bucket_us: int, cap_unit: float) -> Any:
+    import pandas as pd
+
+    s = part["ts_us"].to_numpy(np.int64)
+    e = s + part["dur_us"].to_numpy(np.int64)
+    keep = e > s
+    s, e = s[keep], e[keep]
+    if len(s) == 0:
+        return _empty_pandas(CAPACITY_SCHEMA)
+    first = np.floor(s / float(bucket_us)).astype(np.int64)
+    last = np.floor((e - 1) / float(bucket_us)).astype(np.int64)
+    reps = last - first + 1
+    idx = np.repeat(np.arange(len(s)), reps)
+    offsets = np.arange(len(idx)) - np.repeat(np.cumsum(reps) - reps, reps)
+    hour = first[idx] + offsets
+    overlap = np.minimum(e[idx], (hour + 1) * bucket_us) - np.maximum(s[idx], hour * bucket_us)
+    count = part["count"].to_numpy(np.int64)[keep][idx].astype("float64")
+    peak = part["peak"].to_numpy("float64")[keep][idx]
+    frame = pd.DataFrame(
+        {
+            "account": part["account"].to_numpy(object)[keep][idx],
+            "hour": hour,
+            "capacity_units": np.floor(
+                ((count * peak) * overlap) / float(bucket_us) / cap_unit + 0.5
+            ).astype("int64"),
+            "accelerator_seconds": np.floor(count * overlap / 1e6 + 0.5).astype("int64"),
+            "network_gbps": part["network_gbps_num"].to_numpy("float64")[keep][idx],
+        }
+    )
+    frame["account"] = frame["account"].astype("str")
+    return (
+        frame.groupby(CAPACITY_KEYS, sort=False)
+        .agg(
+            capacity_units=("capacity_units", "sum"),
+            accelerator_seconds=("accelerator_seconds", "sum"),
+            network_gbps=("network_gbps", "max"),
+        )
+        .reset_index()
+    )
+
+
+def _dask_file(path: str, file_idx: int, fmt: str, blocksize: str) -> tuple[Any, list[Reject]]:
+    import dask.dataframe as dd
+    import pandas as pd
+
+    rejects: list[Reject] = []
+    try:
+        if fmt == "parquet":
+            ddf = dd.read_parquet(path)
+            first_row = 1
+        elif fmt == "csv":
+            ddf = dd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], blocksize=blocksize
+            )
+            first_row = 2
+        else:
+            table, rejects = _read_jsonl(path, file_idx)
+            frame = table.to_pandas()
+            return dd.from_pandas(frame, npartitions=max(1, min(8, len(frame) // 100_000 + 1))), (
+                rejects
+            )
+    except (OSError, ValueError) as exc:
+        raise TelemetryError(f"{path}: cannot read as {fmt}: {exc}") from exc
+    ddf = ddf.rename(columns={c: str(c).lower() for c in ddf.columns})
+    lengths = ddf.map_partitions(len).compute().tolist()
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+    def number(part: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+        k = partition_info["number"] if partition_info else 0
+        part = part.copy()
+        part["file_idx"] = file_idx
+        part["rn"] = np.arange(len(part), dtype=np.int64) + int(starts[k]) + first_row
+        return part
+
+    return ddf.map_partitions(number), rejects
+
+
+def aggregate_dask(
+    paths: Sequence[str],
+    *,
+    config: CloudConfig | None = None,
+    seen: SeenLookup | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    blocksize: str = "64MB",
+) -> Aggregates:
+    """Aggregate telemetry with ``dask.dataframe`` on a distributed cluster: ``client`` if given,
+    else a cluster at ``scheduler`` (address), else a small ``LocalCluster`` for this call."""
+    import dask.dataframe as dd
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    config = config or load_config()
+    own_cluster = None
+    own_client = None
+    if client is None:
+        if scheduler:
+            own_client = client = Client(scheduler)
+        else:
+            own_cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False)
+            own_client = client = Client(own_cluster)
+    try:
+        peaks_df = peak_table(config)
+        peaks = {
+            (a, p): v
+            for a, p, v in zip(
+                peaks_df["accelerator"], peaks_df["precision"], peaks_df["peak"], strict=True
+            )
+        }
+        known = frozenset(known_accelerators())
+        parts, rejects = [], []
+        for idx, path in enumerate(paths):
+            ddf, parse_rejects = _dask_file(str(path), idx, _format_of(str(path)), blocksize)
+            for f in FIELDS:
+                if f not in ddf.columns:
+                    ddf = ddf.assign(**{f: None})
+            parts.append(ddf[["file_idx", "rn", *FIELDS]])
+            rejects += parse_rejects
+        if not parts:
+            raise TelemetryError("no telemetry files given")
+        combined = dd.concat(parts) if len(parts) > 1 else parts[0]
+        meta = _pandas_checked(combined._meta, peaks, known, config)
+        checked = combined.map_partitions(_pandas_checked, peaks, known, config, meta=meta)
+        checked = checked.persist()
+        bad = checked[~checked["reason"].isna()][["file_idx", "rn", "reason"]].compute()
+        for file_idx, rn, reason in bad.itertuples(index=False):
+            rejects.append(Reject(str(paths[int(file_idx)]), int(rn), str(reason)))
+        valid = checked[checked["reason"].isna()]
+        rows_duplicate = 0
+        new_fps: list[str] = []
+        if seen is not None:
+            valid = valid.assign(
+                fingerprint=valid.map_partitions(_pandas_fingerprints, meta=("fingerprint", object))
+            ).persist()
+            keys = valid[["fingerprint", "file_idx", "rn"]].compute()
+            keys = keys.sort_values(["file_idx", "rn"], kind="stable")
+            distinct = keys["fingerprint"].drop_duplicates().tolist()
+            already = seen(distinct)
+            in_seen = keys["fingerprint"].isin(already)
+            repeat = keys["fingerprint"].duplicated(keep="first")
+            dropped = keys[in_seen | repeat]
+            for fp_seen, (_, row) in zip(
+                in_seen[in_seen | repeat], dropped.iterrows(), strict=True
+            ):
+                reason = (
+                    "duplicate: already processed in an earlier batch"
+                    if fp_seen
+                    else "duplicate: same record as an earlier row of this batch"
+                )
+                rejects.append(Reject(str(paths[int(row["file_idx"])]), int(row["rn"]), reason))
+            rows_duplicate = len(dropped)
+            new_fps = sorted(set(distinct) - already)
+            drop_keys = set(zip(dropped["file_idx"].tolist(), dropped["rn"].tolist(), strict=True))
+            if drop_keys:
+
+                def keep(part: pd.DataFrame) -> pd.DataFrame:
+                    mask = [
+                        (f, r) not in drop_keys
+                        for f, r in zip(part["file_idx"], part["rn"], strict=True)
+                    ]
+                    return part[np.array(mask, dtype=bool)]
+
+                valid = valid.map_partitions(keep, meta=valid._meta)
+        day_meta = _empty_pandas(DAYS_SCHEMA)
+        day_parts = valid.map_partitions(_pandas_days, meta=day_meta)
+        days = (
+            day_parts.groupby(DAY_KEYS)
+            .agg(
+                {
+                    "rows": "sum",
+                    "ops_low": "sum",
+                    "ops_mid": "sum",
+                    "ops_high": "sum",
+                    "bio_ops_mid": "sum",
+                    "accelerator_seconds": "sum",
+                    "first_us": "min",
+                    "last_end_us": "max",
+                    "parent_job": "max",
+                }
+            )
+            .reset_index()
+            .compute()
+        )
+        days["parent_job"] = days["parent_job"].where(days["parent_job"] != "", None)
+        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
+        cap_meta = _empty_pandas(CAPACITY_SCHEMA)
+        cap_parts = valid.map_partitions(
+            _pandas_capacity, bucket_us, config.estimate.capacity_unit, meta=cap_meta
+        )
+        capacity = (
+            cap_parts.groupby(CAPACITY_KEYS)
+            .agg({"capacity_units": "sum", "accelerator_seconds": "sum", "network_gbps": "max"})
+            .reset_index()
+            .compute()
+        )
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if own_cluster is not None:
+            own_cluster.close()
+    days_pl = canonical_days(pl.from_pandas(days)) if len(days) else canonical_days(pl.DataFrame())
+    cap_pl = (
+        canonical_capacity(pl.from_pandas(capacity))
+        if len(capacity)
+        else canonical_capacity(pl.DataFrame())
+    )
+    accepted = int(days_pl["rows"].sum()) if days_pl.height else 0
+    rejects = [Reject(r.file, r.row, _suggest(r.reason)) for r in rejects]
+    rejects.sort(key=lambda r: (str(r.file), r.row))
+    return Aggregates(
+        days=days_pl,
+        capacity=cap_pl,
+        rejects=rejects,
+        rows_read=accepted + len(rejects),
+        rows_accepted=accepted,
+        rows_duplicate=rows_duplicate,
+        new_fingerprints=new_fps,
+    )
+
+
+def aggregate(
+    paths: Sequence[str],
+    *,
+    engine: Engine = "duckdb",
+    config: CloudConfig | None = None,
+    seen: SeenLookup | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+) -> Aggregates:
+    """Aggregate telemetry files with the chosen engine (same result from either)."""
+    if engine == "duckdb":
+        return aggregate_duckdb(paths, config=config, seen=seen)
+    if engine == "dask":
+        return aggregate_dask(paths, config=config, seen=seen, scheduler=scheduler, client=client)
+    raise ValueError(f"engine: {engine!r} is not one of duckdb, dask")
