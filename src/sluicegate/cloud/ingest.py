@@ -261,12 +261,14 @@ def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, lis
     elif fmt == "csv":
         scan = f"read_csv('{q}', all_varchar=true, header=true, store_rejects=true)"
         try:
-            con.execute(f"SELECT count(*) FROM {scan}").fetchone()
+            con.execute(f"SELECT count(*) FROM {scan}").fetchall()
         except Exception as exc:  # duckdb raises its own error classes
             raise TelemetryError(f"{path}: cannot read as CSV: {exc}") from exc
         try:
             bad = con.execute(
-                "SELECT line, error_message FROM reject_errors ORDER BY line"
+                """SELECT line, min(error_message) FROM reject_errors
+                   WHERE scan_id = (SELECT max(scan_id) FROM reject_errors)
+                   GROUP BY line ORDER BY line"""
             ).fetchall()
         except Exception:  # no rejects table: every line parsed
             bad = []
