@@ -118,7 +118,9 @@ def test_json_lines_malformed_lines_are_rejected(tmp_path: Path) -> None:
     ]
 
 
-def test_csv_parquet_and_jsonl_give_the_same_totals(tmp_path: Path, sample: dict[str, Path]) -> None:
+def test_csv_parquet_and_jsonl_give_the_same_totals(
+    tmp_path: Path, sample: dict[str, Path]
+) -> None:
     from_csv = aggregate([str(sample["telemetry"])])
     from_parquet = aggregate([str(sample["telemetry_parquet"])])
     rows = pl.read_csv(sample["telemetry"], infer_schema=False)
