@@ -656,9 +656,9 @@ def _pandas_checked(
             nums[f] = (text.isna().to_numpy(), values)
     acc = out["accelerator"]
     prec = out["precision"]
-    is_known = acc.map(lambda a: a in known, na_action="ignore").fillna(False).to_numpy(bool)
-    keys = list(zip(acc.fillna("").tolist(), prec.fillna("").tolist(), strict=True))
-    peak = np.array([peaks.get(k, np.nan) for k in keys], dtype="float64")
+    is_known = acc.isin(known).to_numpy(bool)
+    key = acc.fillna("").astype("object") + "|" + prec.fillna("").astype("object")
+    peak = key.map({f"{a}|{p}": v for (a, p), v in peaks.items()}).astype("float64").to_numpy()
     cnt_missing, cnt = nums["count"]
     sec_missing, sec = nums["seconds"]
     u_missing, u = nums["utilization"]
@@ -686,15 +686,15 @@ def _pandas_checked(
             np.isnan(peak),
             (out["parent_job"] == out["job"]).fillna(False).to_numpy(bool),
         ]
-    accs = acc.fillna("").tolist()
-    precs = prec.fillna("").tolist()
+    acc_text = acc.fillna("").to_numpy(object)
+    prec_text = prec.fillna("").to_numpy(object)
     messages: list[Any] = [
         "account: missing",
         "job: missing",
         "timestamp: missing",
         "timestamp: not an ISO 8601 date-time",
         "accelerator: missing",
-        np.array([f"accelerator: unknown catalogue id '{a}'" for a in accs], dtype=object),
+        lambda i: f"accelerator: unknown catalogue id '{acc_text[i]}'",
         "count: missing",
         f"count: must be a whole number from 1 to {max_count}",
         "seconds: missing",
@@ -703,20 +703,12 @@ def _pandas_checked(
         f"seconds: more than {max_seconds} in one row is impossible",
         "utilization: must be a number greater than 0 and at most 1",
         "network_gbps: must be a non-negative number",
-        np.array(
-            [
-                f"precision: the catalogue has no 16-bit or 32-bit dense peak for '{a}'; "
-                "give the precision"
-                for a in accs
-            ],
-            dtype=object,
+        lambda i: (
+            f"precision: the catalogue has no 16-bit or 32-bit dense peak for '{acc_text[i]}'; "
+            "give the precision"
         ),
-        np.array(
-            [
-                f"precision: no dense peak for '{p}' on '{a}' in the catalogue"
-                for a, p in zip(accs, precs, strict=True)
-            ],
-            dtype=object,
+        lambda i: (
+            f"precision: no dense peak for '{prec_text[i]}' on '{acc_text[i]}' in the catalogue"
         ),
         "parent_job: a job cannot be its own parent",
     ]
@@ -725,7 +717,11 @@ def _pandas_checked(
     for cond, msg in zip(conditions, messages, strict=True):
         take = cond & ~decided
         if take.any():
-            reason[take] = msg[take] if isinstance(msg, np.ndarray) else msg
+            if callable(msg):  # messages naming the value: built only for the rows that fail
+                where = np.flatnonzero(take)
+                reason[where] = np.array([msg(i) for i in where], dtype=object)
+            else:
+                reason[take] = msg
             decided |= take
     out["reason"] = reason
     util = config.estimate.utilization
