@@ -146,8 +146,17 @@ def test_duckdb_and_dask_give_identical_results(sample: dict[str, Path], dask_cl
         assert (duck.rows_read, duck.rows_accepted) == (dask.rows_read, dask.rows_accepted)
 
 
-def test_capacity_splits_rows_across_hours(tmp_path: Path) -> None:
-    path = _csv(tmp_path, ["2025-03-01T00:30:00Z,a,j,nvidia-h100-sxm,100,3600,,,,"])
+def test_capacity_is_counted_in_the_hour_a_row_starts_for_at_most_an_hour(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path,
+        [
+            "2025-03-01T00:30:00Z,a,j,nvidia-h100-sxm,100,1800,,,,",
+            "2025-03-01T00:00:00Z,a,k,nvidia-h100-sxm,50,1800,,,,",
+            "2025-03-01T01:00:00Z,a,j,nvidia-h100-sxm,100,7200,,,,",
+        ],
+    )
     cap = aggregate([path]).capacity
-    assert cap["hour"].to_list()[1] - cap["hour"].to_list()[0] == 1
-    assert cap["accelerator_seconds"].to_list() == [180000, 180000]
+    # hour 0: 100 chips for half an hour + 50 for half an hour; hour 1: 100 chips (capped)
+    assert cap["accelerator_seconds"].to_list() == [100 * 1800 + 50 * 1800, 100 * 3600]
+    peak = catalogue()["nvidia-h100-sxm"]["peak_ops_per_s"]["bf16"]
+    assert cap["capacity_units"][1] * 1e9 == pytest.approx(100 * peak, rel=1e-9)

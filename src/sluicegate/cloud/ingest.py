@@ -113,6 +113,7 @@ def peak_table(config: CloudConfig | None = None) -> pl.DataFrame:
         peaks = {str(k).lower(): float(v) for k, v in (chip.get("peak_ops_per_s") or {}).items()}
         for prec, value in peaks.items():
             rows.append((cid, prec, value))
+            rows.append((cid, prec.upper(), value))  # "FP8" as well as "fp8"
         sixteen = [peaks[p] for p in ("bf16", "fp16") if p in peaks]
         default = max(sixteen) if sixteen else None
         if default is None:
@@ -312,9 +313,11 @@ def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, lis
         elif f in NUMERIC:
             selects += [f"({raw}) IS NULL AS {f}_missing", f"TRY_CAST({raw} AS DOUBLE) AS {f}_num"]
         else:
-            value = raw if text else f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
-            if f in ("accelerator", "precision", "domain"):
-                value = f"lower({value})"
+            # text is taken literally (no trimming or case folding: it keeps DuckDB's
+            # dictionary vectors, which makes grouping fast); '' counts as missing
+            value = ref if text else f"CAST({ref} AS VARCHAR)"
+            if f in ("parent_job", "precision", "domain"):
+                value = f"NULLIF({value}, '')"
             selects.append(f"{value} AS {f}")
     return f"SELECT {', '.join(selects)} FROM {scan}", rejects, mapper
 
@@ -323,11 +326,11 @@ def _duck_reason_sql(config: CloudConfig) -> str:
     lim = config.estimate.limits
     max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
     return f"""CASE
-      WHEN account IS NULL THEN 'account: missing'
-      WHEN job IS NULL THEN 'job: missing'
+      WHEN account IS NULL OR account = '' THEN 'account: missing'
+      WHEN job IS NULL OR job = '' THEN 'job: missing'
       WHEN ts_missing THEN 'timestamp: missing'
       WHEN ts_us IS NULL THEN 'timestamp: not an ISO 8601 date-time'
-      WHEN accelerator IS NULL THEN 'accelerator: missing'
+      WHEN accelerator IS NULL OR accelerator = '' THEN 'accelerator: missing'
       WHEN known IS NULL THEN 'accelerator: unknown catalogue id ''' || accelerator || ''''
       WHEN count_missing THEN 'count: missing'
       WHEN count_num IS NULL OR isnan(count_num) OR count_num <> floor(count_num)
@@ -358,7 +361,7 @@ def _duck_reason_sql(config: CloudConfig) -> str:
 def _duck_estimates_sql(config: CloudConfig) -> str:
     util = config.estimate.utilization
     unit = repr(config.estimate.operations_unit)
-    base = "((count_num * seconds_num) * peak)"
+    base = "((c_ok * s_ok) * peak)"
     parts = []
     for name, default in (
         ("ops_low", util.low),
@@ -366,8 +369,7 @@ def _duck_estimates_sql(config: CloudConfig) -> str:
         ("ops_high", util.high),
     ):
         parts.append(
-            f"CAST(floor({base} * coalesce(utilization_num, {default!r}) / {unit} + 0.5) AS BIGINT)"
-            f" AS {name}"
+            f"CAST(floor({base} * coalesce(u_ok, {default!r}) / {unit} + 0.5) AS BIGINT) AS {name}"
         )
     return ", ".join(parts)
 
@@ -420,28 +422,38 @@ def aggregate_duckdb(
             f"CREATE TEMP VIEW checked AS SELECT *, {_duck_reason_sql(config)} AS reason "
             "FROM normalised"
         )
-        util = config.estimate.utilization
+        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
+        cap_unit = repr(config.estimate.capacity_unit)
+        # Estimates are computed on bounded copies of the inputs (c_ok, s_ok, u_ok), equal to
+        # the inputs on rows that pass the checks, so an impossible row (inf seconds) cannot
+        # overflow; its estimates are discarded with it (ok is false).
+        lim = config.estimate.limits
         con.execute(
-            f"""CREATE TEMP VIEW valid AS
-            SELECT file_idx, rn, account, job, accelerator, precision, domain, parent_job,
-                   ts_us, CAST(count_num AS BIGINT) AS count, seconds_num, peak,
-                   CAST(floor(seconds_num * 1e6 + 0.5) AS BIGINT) AS dur_us,
-                   utilization_num, network_gbps_num,
+            f"""CREATE TEMP VIEW estimated AS
+            SELECT file_idx, rn, reason, reason IS NULL AS ok, account, job, accelerator,
+                   precision, domain, parent_job, ts_us, utilization_num, network_gbps_num,
+                   CAST(c_ok AS BIGINT) AS count,
+                   CAST(floor(s_ok * 1e6 + 0.5) AS BIGINT) AS dur_us,
                    {_duck_estimates_sql(config)},
-                   CAST(floor(count_num * seconds_num + 0.5) AS BIGINT) AS accel_s
-            FROM checked WHERE reason IS NULL"""
+                   CAST(floor(c_ok * s_ok + 0.5) AS BIGINT) AS accel_s,
+                   CAST(floor(((c_ok * peak) * least(s_ok * 1e6, {bucket_us})) / {bucket_us}.0
+                       / {cap_unit} + 0.5) AS BIGINT) AS cap_units,
+                   CAST(floor(c_ok * least(s_ok * 1e6, {bucket_us}) / 1e6 + 0.5) AS BIGINT)
+                       AS cap_accel_s
+            FROM (SELECT *,
+                    CASE WHEN count_num >= 1 AND count_num <= {int(lim["max_count"])}
+                         THEN count_num ELSE 0 END AS c_ok,
+                    CASE WHEN seconds_num >= 0 AND seconds_num <= {int(lim["max_seconds"])}
+                         THEN seconds_num ELSE 0 END AS s_ok,
+                    CASE WHEN utilization_num > 0 AND utilization_num <= 1
+                         THEN utilization_num END AS u_ok
+                  FROM checked)"""
         )
-        del util
-        bad = con.execute(
-            "SELECT file_idx, rn, reason FROM checked WHERE reason IS NOT NULL "
-            "ORDER BY file_idx, rn"
-        ).fetchall()
-        for file_idx, rn, reason in bad:
-            rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
         rows_duplicate = 0
         new_fps: list[str] = []
-        source = "valid"
+        source = "estimated"
         if seen is not None:
+            _duck_list_rejects(con, paths, mappers, rejects)
             con.execute(
                 """CREATE TEMP TABLE fp AS SELECT *, md5(concat_ws('|',
                     CAST(ts_us AS VARCHAR), account, job, accelerator, CAST(count AS VARCHAR),
@@ -451,7 +463,7 @@ def aggregate_duckdb(
                     coalesce(CAST(CAST(floor(network_gbps_num * 1e3 + 0.5) AS BIGINT) AS VARCHAR), '')
                 )) AS fingerprint,
                 row_number() OVER (PARTITION BY 1 ORDER BY file_idx, rn) AS ord
-                FROM valid"""
+                FROM estimated WHERE ok"""
             )
             con.execute(
                 """CREATE TEMP TABLE fp_first AS SELECT fingerprint, min(ord) AS first_ord
@@ -484,58 +496,60 @@ def aggregate_duckdb(
                    WHERE f.fingerprint NOT IN (SELECT fingerprint FROM seen_fp)"""
             )
             source = "kept"
-        days = con.sql(
-            f"""SELECT account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
+        # per (account, job, day), with the count of bad rows from the same scan
+        grouped = con.sql(
+            f"""SELECT ok, account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
                    CAST(count(*) AS BIGINT) AS rows,
                    CAST(sum(ops_low) AS BIGINT) AS ops_low,
                    CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
                    CAST(sum(ops_high) AS BIGINT) AS ops_high,
-                   CAST(sum(CASE WHEN domain = 'bio' THEN ops_mid ELSE 0 END) AS BIGINT)
-                       AS bio_ops_mid,
+                   CAST(sum(CASE WHEN domain IN ('bio', 'Bio', 'BIO') THEN ops_mid ELSE 0 END)
+                        AS BIGINT) AS bio_ops_mid,
                    CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
                    min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
                    max(parent_job) AS parent_job
             FROM {source} GROUP BY ALL"""
         ).to_arrow_table()
-        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
-        cap_unit = repr(config.estimate.capacity_unit)
-        capacity = con.sql(
-            f"""WITH spans AS (
-                  SELECT account, count, peak, network_gbps_num, ts_us AS s, ts_us + dur_us AS e
-                  FROM {source} WHERE dur_us > 0),
-                exploded AS (
-                  SELECT account, count, peak, network_gbps_num, s, e,
-                         unnest(range(CAST(floor(s / {bucket_us}.0) AS BIGINT),
-                                      CAST(floor((e - 1) / {bucket_us}.0) AS BIGINT) + 1)) AS hour
-                  FROM spans),
-                parts AS (
-                  SELECT account, hour, count, peak, network_gbps_num,
-                         least(e, (hour + 1) * {bucket_us}) - greatest(s, hour * {bucket_us})
-                           AS overlap_us
-                  FROM exploded)
-            SELECT account, hour,
-                   CAST(sum(CAST(floor(((count * peak) * overlap_us) / {bucket_us}.0 / {cap_unit}
-                        + 0.5) AS BIGINT)) AS BIGINT) AS capacity_units,
-                   CAST(sum(CAST(floor(count * overlap_us / 1e6 + 0.5) AS BIGINT)) AS BIGINT)
-                        AS accelerator_seconds,
+        table = pl.from_arrow(grouped)
+        assert isinstance(table, pl.DataFrame)
+        bad_count = int(table.filter(~pl.col("ok"))["rows"].sum())
+        if seen is None and bad_count:
+            _duck_list_rejects(con, paths, mappers, rejects)
+        days = table.filter(pl.col("ok"))
+        capacity_arrow = con.sql(
+            f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
+                   CAST(sum(cap_units) AS BIGINT) AS capacity_units,
+                   CAST(sum(cap_accel_s) AS BIGINT) AS accelerator_seconds,
                    max(network_gbps_num) AS network_gbps
-            FROM parts GROUP BY ALL"""
+            FROM {source} WHERE ok GROUP BY ALL"""
         ).to_arrow_table()
-        accepted = int(pa.compute.sum(days["rows"]).as_py() or 0) if days.num_rows else 0
+        capacity = pl.from_arrow(capacity_arrow)
+        assert isinstance(capacity, pl.DataFrame)
+        accepted = int(days["rows"].sum()) if days.height else 0
         rows_read = accepted + len(rejects)
     finally:
         con.close()
     rejects = [Reject(r.file, r.row, _suggest(r.reason)) for r in rejects]
     rejects.sort(key=lambda r: (str(r.file), r.row))
     return Aggregates(
-        days=canonical_days(pl.from_arrow(days)),  # type: ignore[arg-type]
-        capacity=canonical_capacity(pl.from_arrow(capacity)),  # type: ignore[arg-type]
+        days=canonical_days(days),
+        capacity=canonical_capacity(capacity),
         rejects=rejects,
         rows_read=rows_read,
         rows_accepted=accepted,
         rows_duplicate=rows_duplicate,
         new_fingerprints=new_fps,
     )
+
+
+def _duck_list_rejects(
+    con: Any, paths: Sequence[str], mappers: dict[int, Any], rejects: list[Reject]
+) -> None:
+    bad = con.execute(
+        "SELECT file_idx, rn, reason FROM checked WHERE reason IS NOT NULL ORDER BY file_idx, rn"
+    ).fetchall()
+    for file_idx, rn, reason in bad:
+        rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
 
 
 # --------------------------------------------------------------------------- canonical tables
@@ -589,15 +603,17 @@ def merge_capacity(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
 # --------------------------------------------------------------------------- Dask engine
 
 
-def _pandas_text(series: Any, lower: bool = False) -> Any:
+def _pandas_text(series: Any, strip: bool = False) -> Any:
+    """Text values as the DuckDB path sees them: literal ('' is missing); numbers and dates
+    given as text are stripped of spaces."""
     import pandas as pd
 
     if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
-        s = series.astype("object").where(series.notna(), None).str.strip(" ")
+        s = series.astype("object").where(series.notna(), None)
     else:
-        s = series.astype(str).where(series.notna(), None).str.strip(" ")
-    if lower:
-        s = s.str.lower()
+        s = series.astype(str).where(series.notna(), None)
+    if strip:
+        s = s.str.strip(" ")
     s = s.where(s.notna() & (s != ""), None)
     return pd.Series(s, index=series.index, dtype="object")
 
@@ -616,7 +632,7 @@ def _pandas_checked(
     out["rn"] = part["rn"].astype("int64")
     for f in TEXT:
         out[f] = (
-            _pandas_text(part[f], lower=f in ("accelerator", "precision", "domain"))
+            _pandas_text(part[f])
             if f in part
             else pd.Series([None] * n, index=part.index, dtype="object")
         )
@@ -631,7 +647,7 @@ def _pandas_checked(
             )
             ts_missing = raw_ts.isna().to_numpy()
         else:
-            text = _pandas_text(raw_ts)
+            text = _pandas_text(raw_ts, strip=True)
             ts_missing = text.isna().to_numpy()
             ts = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         ts_ok = ts.notna().to_numpy()
@@ -651,7 +667,7 @@ def _pandas_checked(
             values = raw.astype("float64").to_numpy()
             nums[f] = (np.isnan(values), values)
         else:
-            text = _pandas_text(raw)
+            text = _pandas_text(raw, strip=True)
             values = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
             nums[f] = (text.isna().to_numpy(), values)
     acc = out["accelerator"]
@@ -744,6 +760,7 @@ def _pandas_checked(
             "int64"
         )
     out["peak"] = peak
+    out["seconds_num"] = sec
     out["utilization_num"] = np.where(u_missing, np.nan, u)
     out["network_gbps_num"] = np.where(net_missing, np.nan, net)
     return out
@@ -791,7 +808,9 @@ def _pandas_days(part: Any) -> Any:
             "ops_low": part["ops_low"],
             "ops_mid": part["ops_mid"],
             "ops_high": part["ops_high"],
-            "bio_ops_mid": np.where(part["domain"] == "bio", part["ops_mid"], 0).astype("int64"),
+            "bio_ops_mid": np.where(
+                part["domain"].isin(["bio", "Bio", "BIO"]), part["ops_mid"], 0
+            ).astype("int64"),
             "accelerator_seconds": part["accel_s"],
             "first_us": part["ts_us"],
             "last_end_us": part["ts_us"] + part["dur_us"],
@@ -818,35 +837,26 @@ def _pandas_days(part: Any) -> Any:
 
 
 def _pandas_capacity(part: Any, bucket_us: int, cap_unit: float) -> Any:
+    """Capacity per (account, hour in which a row starts): the row's accelerators times their
+    peak, for the part of the row that fits in one hour (as the DuckDB SQL)."""
     import pandas as pd
 
-    s = part["ts_us"].to_numpy(np.int64)
-    e = s + part["dur_us"].to_numpy(np.int64)
-    keep = e > s
-    s, e = s[keep], e[keep]
-    if len(s) == 0:
+    if len(part) == 0:
         return _empty_pandas(CAPACITY_SCHEMA)
-    first = np.floor(s / float(bucket_us)).astype(np.int64)
-    last = np.floor((e - 1) / float(bucket_us)).astype(np.int64)
-    reps = last - first + 1
-    idx = np.repeat(np.arange(len(s)), reps)
-    offsets = np.arange(len(idx)) - np.repeat(np.cumsum(reps) - reps, reps)
-    hour = first[idx] + offsets
-    overlap = np.minimum(e[idx], (hour + 1) * bucket_us) - np.maximum(s[idx], hour * bucket_us)
-    count = part["count"].to_numpy(np.int64)[keep][idx].astype("float64")
-    peak = part["peak"].to_numpy("float64")[keep][idx]
+    count = part["count"].to_numpy(np.int64).astype("float64")
+    peak = part["peak"].to_numpy("float64")
+    capped = np.minimum(part["seconds_num"].to_numpy("float64") * 1e6, bucket_us)
     frame = pd.DataFrame(
         {
-            "account": part["account"].to_numpy(object)[keep][idx],
-            "hour": hour,
+            "account": part["account"].astype("str"),
+            "hour": np.floor(part["ts_us"].to_numpy(np.int64) / float(bucket_us)).astype("int64"),
             "capacity_units": np.floor(
-                ((count * peak) * overlap) / float(bucket_us) / cap_unit + 0.5
+                ((count * peak) * capped) / float(bucket_us) / cap_unit + 0.5
             ).astype("int64"),
-            "accelerator_seconds": np.floor(count * overlap / 1e6 + 0.5).astype("int64"),
-            "network_gbps": part["network_gbps_num"].to_numpy("float64")[keep][idx],
+            "accelerator_seconds": np.floor(count * capped / 1e6 + 0.5).astype("int64"),
+            "network_gbps": part["network_gbps_num"].to_numpy("float64"),
         }
     )
-    frame["account"] = frame["account"].astype("str")
     return (
         frame.groupby(CAPACITY_KEYS, sort=False)
         .agg(
