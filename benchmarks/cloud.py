@@ -134,7 +134,6 @@ def run_engine(engine: str, path: str, out: str) -> None:
                 threads_per_worker=1,
                 processes=False,
                 dashboard_address=None,
-                memory_limit="2GiB",
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -904,6 +904,11 @@ def _dask_file(path: str, file_idx: int, fmt: str, blocksize: str) -> tuple[Any,
     return ddf.map_partitions(number), rejects
 
 
+def _dask_rejects(bad: Any, paths: Sequence[str], rejects: list[Reject]) -> None:
+    for file_idx, rn, reason in bad.sort_values(["file_idx", "rn"]).itertuples(index=False):
+        rejects.append(Reject(str(paths[int(file_idx)]), int(rn), str(reason)))
+
+
 def aggregate_dask(
     paths: Sequence[str],
     *,
@@ -915,6 +920,7 @@ def aggregate_dask(
 ) -> Aggregates:
     """Aggregate telemetry with ``dask.dataframe`` on a distributed cluster: ``client`` if given,
     else a cluster at ``scheduler`` (address), else a small ``LocalCluster`` for this call."""
+    import dask
     import dask.dataframe as dd
     import pandas as pd
     from distributed import Client, LocalCluster
@@ -950,18 +956,18 @@ def aggregate_dask(
         combined = dd.concat(parts) if len(parts) > 1 else parts[0]
         meta = _pandas_checked(combined._meta, peaks, known, config)
         checked = combined.map_partitions(_pandas_checked, peaks, known, config, meta=meta)
-        checked = checked.persist()
-        bad = checked[~checked["reason"].isna()][["file_idx", "rn", "reason"]].compute()
-        for file_idx, rn, reason in bad.itertuples(index=False):
-            rejects.append(Reject(str(paths[int(file_idx)]), int(rn), str(reason)))
+        # nothing is persisted: partitions stream through, so memory stays bounded
+        bad_dd = checked[~checked["reason"].isna()][["file_idx", "rn", "reason"]]
         valid = checked[checked["reason"].isna()]
         rows_duplicate = 0
         new_fps: list[str] = []
+        bad = None
         if seen is not None:
             valid = valid.assign(
                 fingerprint=valid.map_partitions(_pandas_fingerprints, meta=("fingerprint", object))
-            ).persist()
-            keys = valid[["fingerprint", "file_idx", "rn"]].compute()
+            )
+            bad, keys = dask.compute(bad_dd, valid[["fingerprint", "file_idx", "rn"]])
+            _dask_rejects(bad, paths, rejects)
             keys = keys.sort_values(["file_idx", "rn"], kind="stable")
             distinct = keys["fingerprint"].drop_duplicates().tolist()
             already = seen(distinct)
@@ -992,7 +998,7 @@ def aggregate_dask(
                 valid = valid.map_partitions(keep, meta=valid._meta)
         day_meta = _empty_pandas(DAYS_SCHEMA)
         day_parts = valid.map_partitions(_pandas_days, meta=day_meta)
-        days = (
+        days_dd = (
             day_parts.groupby(DAY_KEYS)
             .agg(
                 {
@@ -1008,20 +1014,23 @@ def aggregate_dask(
                 }
             )
             .reset_index()
-            .compute()
         )
-        days["parent_job"] = days["parent_job"].where(days["parent_job"] != "", None)
         bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
         cap_meta = _empty_pandas(CAPACITY_SCHEMA)
         cap_parts = valid.map_partitions(
             _pandas_capacity, bucket_us, config.estimate.capacity_unit, meta=cap_meta
         )
-        capacity = (
+        capacity_dd = (
             cap_parts.groupby(CAPACITY_KEYS)
             .agg({"capacity_units": "sum", "accelerator_seconds": "sum", "network_gbps": "max"})
             .reset_index()
-            .compute()
         )
+        if bad is None:  # one pass computes the rejects and both tables
+            bad, days, capacity = dask.compute(bad_dd, days_dd, capacity_dd)
+            _dask_rejects(bad, paths, rejects)
+        else:
+            days, capacity = dask.compute(days_dd, capacity_dd)
+        days["parent_job"] = days["parent_job"].where(days["parent_job"] != "", None)
     finally:
         if own_client is not None:
             own_client.close()
