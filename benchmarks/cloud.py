@@ -137,7 +137,7 @@ def run_engine(engine: str, path: str, out: str) -> None:
             ) as cluster,
             Client(cluster) as client,
         ):
-            result = aggregate_dask([path], client=client, blocksize="128MB")
+            result = aggregate_dask([path], client=client)
     seconds = time.perf_counter() - started
     result.days.write_parquet(out + ".days.parquet")
     result.capacity.write_parquet(out + ".capacity.parquet")

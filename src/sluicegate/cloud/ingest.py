@@ -875,7 +875,7 @@ def _dask_file(path: str, file_idx: int, fmt: str, blocksize: str) -> tuple[Any,
     rejects: list[Reject] = []
     try:
         if fmt == "parquet":
-            ddf = dd.read_parquet(path)
+            ddf = dd.read_parquet(path, blocksize=blocksize)  # bounded partitions
             first_row = 1
         elif fmt == "csv":
             ddf = dd.read_csv(
@@ -916,7 +916,7 @@ def aggregate_dask(
     seen: SeenLookup | None = None,
     scheduler: str | None = None,
     client: Any = None,
-    blocksize: str = "64MB",
+    blocksize: str = "32MB",
 ) -> Aggregates:
     """Aggregate telemetry with ``dask.dataframe`` on a distributed cluster: ``client`` if given,
     else a cluster at ``scheduler`` (address), else a small ``LocalCluster`` for this call."""
