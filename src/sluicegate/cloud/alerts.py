@@ -145,7 +145,6 @@ def compute_alerts(
     """Every alert, in a stable order (kind, threshold, owner, accounts, jobs)."""
     config = config or load_config()
     info = accounts or {}
-    unit = config.estimate.operations_unit
     mon = config.monitor
     horizon = projection_days if projection_days is not None else mon.projection_days
     window = window_days if window_days is not None else mon.window_days
@@ -167,7 +166,6 @@ def compute_alerts(
             a["jobs"],
         )
     )
-    del unit
     return alerts
 
 

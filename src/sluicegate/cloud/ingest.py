@@ -397,7 +397,10 @@ def aggregate_duckdb(
             con.execute(f"SET threads = {int(threads)}")
         if temp_directory:
             con.execute(f"SET temp_directory = '{temp_directory}'")
-        con.execute("SET preserve_insertion_order = true")
+        # CSV row numbers come from row_number() OVER (), which needs the input order kept;
+        # Parquet and JSON Lines carry their own, and dropping the order frees the scheduler
+        keep_order = any(_format_of(str(p)) == "csv" for p in paths)
+        con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
         peaks = peak_table(config).to_arrow()
         con.register("peaks", peaks)
         con.register("chips", pa.table({"accelerator": known_accelerators()}))
