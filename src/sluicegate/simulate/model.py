@@ -180,12 +180,21 @@ def _year_fraction(months: np.ndarray, anchor: str) -> np.ndarray:
 
 
 def _stochastic_inputs(
-    params: dict[str, np.ndarray], actors: ActorSet, n_months: int, seed: int, levers: Levers
+    params: dict[str, np.ndarray],
+    actors: ActorSet,
+    n_months: int,
+    seed: int,
+    levers: Levers,
+    shared_noise: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Per-draw random inputs other than parameters, each on its own stream (CRN-safe)."""
+    """Per-draw random inputs other than parameters, each on its own stream (CRN-safe).
+
+    With ``shared_noise`` every draw gets draw 0's random numbers (for Sobol analysis).
+    """
     draws = len(params["mfu"])
+    n_noise = 1 if shared_noise else draws
     rng = np.random.default_rng([seed, 2])
-    noise = np.exp(rng.standard_normal((draws, actors.size)) * np.log(params["demand_noise_gsd"])[:, None])
+    noise = np.exp(rng.standard_normal((n_noise, actors.size)) * np.log(params["demand_noise_gsd"])[:, None])
     weights = actors.demand_weight[None, :] * noise
     cn = actors.codes.index("CN") if "CN" in actors.codes else None
     if cn is not None:
@@ -194,22 +203,21 @@ def _stochastic_inputs(
         weights[:, cn] = params["china_demand_share"]
     weights = weights / weights.sum(axis=1, keepdims=True)
     rng = np.random.default_rng([seed, 3])
-    talent_noise = np.exp(rng.standard_normal((draws, actors.size)) * np.log(params["talent_noise_gsd"])[:, None])
+    # (the China share is a parameter, so weights vary per draw even with shared noise)
+    talent_noise = np.exp(rng.standard_normal((n_noise, actors.size)) * np.log(params["talent_noise_gsd"])[:, None])
     talent = actors.talent_work[None, :] * talent_noise
     talent = talent / talent.sum(axis=1, keepdims=True)
     rng = np.random.default_rng([seed, 4])
-    agreement = rng.random(draws) < params["g2g_agreement_probability"]
+    agreement = rng.random(n_noise) < params["g2g_agreement_probability"]
     rng = np.random.default_rng([seed, 5])
     impacts = np.zeros((draws, len(levers.measure_impacts)))
     for j, dist in enumerate(levers.measure_impacts):
-        impacts[:, j] = draw_distribution(dist, draws, np.random.default_rng([seed, 6, j]))
+        impacts[:, j] = draw_distribution(dist, n_noise, np.random.default_rng([seed, 6, j]))[0] if shared_noise else draw_distribution(dist, draws, np.random.default_rng([seed, 6, j]))
     return {
         "demand_weight": weights,
         "talent": talent,
         "agreement": agreement,
         "impacts": impacts,
-        "leak_seed": np.array([seed]),
-        "_rng_used": np.array([rng.integers(1)]),
     }
 
 
@@ -221,14 +229,22 @@ def simulate(
     seed: int,
     *,
     chunk: int = 250,
+    draw_slice: tuple[int, int] | None = None,
+    shared_noise: bool = False,
 ) -> SimulationOutput:
-    """Run all draws, in chunks of ``chunk`` draws to bound memory; same result for any chunk."""
+    """Run all draws (or ``draw_slice``), in chunks of ``chunk`` draws to bound memory.
+
+    Random inputs are drawn for all draws first, so any chunking gives the same numbers.
+    """
     draws = len(params["mfu"])
-    inputs = _stochastic_inputs(params, actors, len(policy.months), seed, levers)
-    leak_uniforms = _leak_uniforms(seed, draws, actors.size, len(policy.months))
+    inputs = _stochastic_inputs(params, actors, len(policy.months), seed, levers, shared_noise)
+    leak_uniforms = _leak_uniforms(seed, 1 if shared_noise else draws, actors.size, len(policy.months))
+    if shared_noise:  # every draw sees the same random events: outputs are functions of parameters
+        leak_uniforms = np.broadcast_to(leak_uniforms, (draws, *leak_uniforms.shape[1:]))
+    first, last = draw_slice or (0, draws)
     parts: list[SimulationOutput] = []
-    for lo in range(0, draws, chunk):
-        hi = min(draws, lo + chunk)
+    for lo in range(first, last, chunk):
+        hi = min(last, lo + chunk)
         sub = {k: v[lo:hi] for k, v in params.items()}
         sub_inputs = {k: (v[lo:hi] if v.shape[0] == draws else v) for k, v in inputs.items()}
         parts.append(_simulate_chunk(sub, sub_inputs, leak_uniforms[lo:hi], policy, levers, actors))
@@ -241,7 +257,7 @@ def simulate(
         global_arrays={
             k: np.concatenate([p.global_arrays[k] for p in parts]) for k in parts[0].global_arrays
         },
-        params=params,
+        params={k: v[first:last] for k, v in params.items()},
     )
 
 
@@ -531,7 +547,7 @@ def _derive(
         lag[d] = np.maximum(t[0] - pos, 0.0)
 
     binding = np.where(log_weights >= log_distilled, 2, np.where(run_rent_eff > run_own, 1, 0))
-    binding = np.where((binding == 0) & (log_distilled > log_trained + 1e-9), 1, binding)
+    distillation_months = (log_distilled - log_trained) / slope[:, None, None]
     ln10 = np.log(10.0)
     f32 = np.float32
     arrays = {
@@ -548,6 +564,7 @@ def _derive(
         "lag_months": lag.astype(f32),
         "algorithmic_lag_months": alg_lag.astype(f32),
         "binding_channel": binding.astype(np.int8),
+        "distillation_months": distillation_months.astype(f32),
         "forgone_cloud_usd": cloud_forgone_usd.astype(f32),
     }
     for name in ("smuggled_h100e", "smuggled_units", "compliant_units", "domestic_units", "lost_h100e",

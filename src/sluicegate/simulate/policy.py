@@ -70,7 +70,8 @@ def month_dates(scenario: Scenario) -> np.ndarray:
 
 
 def _as_date(month: np.datetime64) -> dt.date:
-    return dt.date.fromisoformat(str(month) + "-01")
+    """Each month is decided as of its 15th (the same day the model's levers use)."""
+    return dt.date.fromisoformat(str(month) + "-15")
 
 
 def _chip_at(classes: dict[str, list[dict[str, Any]]], cls: str, day: dt.date) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def policy_table(
                     rows.append(
                         {
                             "id": f"{m}|{a}|{c}|{k}",
-                            "date": day.replace(day=15),
+                            "date": day,
                             "kind": "export",
                             "origin": "US",
                             "destination": dest,
@@ -181,7 +182,7 @@ def policy_table(
                         }
                     )
     notes: list[str] = []
-    engine = "sluicegate.rules"
+    engine = "sluicegate.rules" if rows else "none (no month under a US regime)"
     if rows:
         table = pl.DataFrame(rows)
         function = decide_frame or _decide_frame()

@@ -8,8 +8,11 @@ asks ``policy.policy_table`` for hardware access, resolves the scenario's interv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from sluicegate.simulate.actors import ActorSet, load_actors
 from sluicegate.simulate.model import Levers, SimulationOutput, resolve_levers, simulate
@@ -56,7 +59,61 @@ def run_scenario(
     sampled = params if params is not None else sample_parameters(specs, n, s)
     n = len(next(iter(sampled.values())))
     months = month_dates(scen)
-    policy = policy_table(scen, months, actors, decide_frame=decide_frame)
+    policy = cached_policy(scen, months, actors, decide_frame)
     levers = resolve_levers(scen, months, actors)
     output = simulate(sampled, policy, levers, actors, s, chunk=chunk)
     return ScenarioRun(scen, n, s, output, policy, levers, specs)
+
+
+_POLICY_CACHE: dict[tuple[Any, ...], PolicyArrays] = {}
+
+
+def cached_policy(
+    scenario: Scenario, months: np.ndarray, actors: ActorSet, decide_frame: Any = None
+) -> PolicyArrays:
+    """policy_table, memoised on what it depends on (regime interventions, months, actors).
+
+    Sweeps over parameters or non-regime levers reuse one rules-engine evaluation per process.
+    """
+    from sluicegate import rules
+
+    engine = decide_frame or getattr(rules, "decide_frame", None)
+    regimes = tuple(
+        (i.start, i.end, i.regime, i.reform)
+        for i in scenario.interventions
+        if i.channel == "hardware" and i.lever == "regime"
+    )
+    key = (regimes, str(months[0]), str(months[-1]), actors.codes, id(engine))
+    if key not in _POLICY_CACHE:
+        if len(_POLICY_CACHE) > 32:
+            _POLICY_CACHE.clear()
+        _POLICY_CACHE[key] = policy_table(scenario, months, actors, decide_frame=decide_frame)
+    return _POLICY_CACHE[key]
+
+
+def run_reduced(
+    scenario: Scenario | str,
+    reducer: Callable[[SimulationOutput], dict[str, np.ndarray]],
+    *,
+    draws: int | None = None,
+    seed: int | None = None,
+    params: dict[str, Any] | None = None,
+    chunk: int = 250,
+    shared_noise: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run in chunks of draws and keep only what ``reducer`` extracts (bounded memory)."""
+    scen, n, s, actors, specs = prepare(scenario, draws, seed)
+    sampled = params if params is not None else sample_parameters(specs, n, s)
+    n = len(next(iter(sampled.values())))
+    months = month_dates(scen)
+    policy = cached_policy(scen, months, actors)
+    levers = resolve_levers(scen, months, actors)
+    parts: list[dict[str, np.ndarray]] = []
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        out = simulate(
+            sampled, policy, levers, actors, s, chunk=chunk, draw_slice=(lo, hi),
+            shared_noise=shared_noise,
+        )
+        parts.append(reducer(out))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
