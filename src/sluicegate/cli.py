@@ -15,6 +15,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+from sluicegate.simulate.commands import register as _register_simulate  # noqa: E402
+_register_simulate(app)
 
 
 def main() -> None:

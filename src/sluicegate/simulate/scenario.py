@@ -156,6 +156,9 @@ def _format_error(label: str, exc: ValidationError, data: dict[str, Any]) -> Sce
             except (KeyError, IndexError, AttributeError, TypeError):
                 pass
         reason = err["msg"].removeprefix("Value error, ")
+        given = err.get("input")
+        if isinstance(given, str | int | float) and not isinstance(given, bool):
+            reason += f" (got {given!r})"
         parts.append(f"{label}: {key or '(top level)'}: {reason}")
     return ScenarioError("\n".join(parts))
 
