@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 from sluicegate.simulate.commands import register as _register_simulate  # noqa: E402
+
 _register_simulate(app)
 
 

@@ -22,7 +22,9 @@ def test_comparing_a_scenario_with_itself_buys_nothing() -> None:
 
 def test_frontier_rows_and_report(tmp_path: Path) -> None:
     result = compare(
-        ["baseline", "no-controls-since-2022", "diffusion-enforced-2025-05"], draws=10, targets=("CN", "IN")
+        ["baseline", "no-controls-since-2022", "diffusion-enforced-2025-05"],
+        draws=10,
+        targets=("CN", "IN"),
     )
     rows = {(r["policy"], r["actor"]): r for r in result["frontier"]}
     free = rows[("no-controls-since-2022", "CN")]
@@ -39,7 +41,9 @@ def test_frontier_rows_and_report(tmp_path: Path) -> None:
 
 
 def test_sobol_indices_point_at_the_right_parameter() -> None:
-    result = sensitivity("baseline", base_samples=16, parameters=["open_weight_lag_months", "mfu", "smuggling_share"])
+    result = sensitivity(
+        "baseline", base_samples=16, parameters=["open_weight_lag_months", "mfu", "smuggling_share"]
+    )
     india = result["outputs"]["IN lag_months 2030"]["parameters"]
     assert max(india, key=lambda name: india[name]["ST"]) == "open_weight_lag_months"
     assert result["model_runs"] == 16 * (3 + 2)
@@ -48,7 +52,10 @@ def test_sobol_indices_point_at_the_right_parameter() -> None:
 def test_dask_local_cluster_gives_the_local_results() -> None:
     distributed = pytest.importorskip("distributed")
     base = load_scenario("baseline")
-    scenarios = [*grid(base, ("cloud", "kyc-training"), ["CN"], ["2026-01-01"], [0.5, 1.0]), "tighter-h20-2024"]
+    scenarios = [
+        *grid(base, ("cloud", "kyc-training"), ["CN"], ["2026-01-01"], [0.5, 1.0]),
+        "tighter-h20-2024",
+    ]
     local = sweep(scenarios, draws=6, seed=11)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:  # fmt: skip

@@ -35,7 +35,9 @@ def records(baseline_run: Any) -> dict[str, dict[str, Any]]:
 def test_baseline_inside_band(records: dict[str, dict[str, Any]], target_id: str) -> None:
     record = records[target_id]
     low, high = record["band"]
-    assert low <= record["p50"] <= high, f"#{target_id} {record['quantity']}: p50 {record['p50']:.4g} outside [{low}, {high}]"
+    assert low <= record["p50"] <= high, (
+        f"#{target_id} {record['quantity']}: p50 {record['p50']:.4g} outside [{low}, {high}]"
+    )
     assert record["inside"] is True
 
 
@@ -49,7 +51,10 @@ def test_backtest_compute_shares_and_largest_runs(baseline_run: Any) -> None:
             assert 0.6 <= ratio <= 1.6, (code, year, ratio)
             # Epoch's largest published model is a lower bound on the largest feasible run
             assert row["model_largest_run_p90"] >= row["epoch_largest_model_ops"] / 3, (code, year)
-            assert row["model_largest_run_p50"] <= row["epoch_largest_model_ops"] * 100, (code, year)
+            assert row["model_largest_run_p50"] <= row["epoch_largest_model_ops"] * 100, (
+                code,
+                year,
+            )
     # the ranking of countries by tracked compute is broadly reproduced in 2025
     epoch = np.array([r["epoch_cluster_share"] for r in rows if r["year"] == 2025])
     model = np.array([r["model_share_p50"] for r in rows if r["year"] == 2025])

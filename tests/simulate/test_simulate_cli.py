@@ -14,7 +14,9 @@ runner = CliRunner()
 
 def test_contract_form_sluice_simulate_scenario(tmp_path: Path) -> None:
     out = tmp_path / "baseline"
-    result = runner.invoke(app, ["simulate", "baseline", "--draws", "4", "--seed", "5", "--out", str(out)])
+    result = runner.invoke(
+        app, ["simulate", "baseline", "--draws", "4", "--seed", "5", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "baseline" and summary["draws"] == 4 and summary["seed"] == 5
@@ -45,12 +47,17 @@ def test_compare_and_sensitivity_commands(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "compare", "baseline", "tighter-h20-2024", "--draws", "4",
                                  "--target", "CN", "--out", str(tmp_path / "c")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "c" / "frontier.parquet").exists() and (tmp_path / "c" / "compare.html").exists()
+    assert (tmp_path / "c" / "frontier.parquet").exists() and (
+        tmp_path / "c" / "compare.html"
+    ).exists()
     result = runner.invoke(app, ["simulate", "sensitivity", "baseline", "--samples", "4",
                                  "--parameter", "open_weight_lag_months", "--parameter", "mfu",
                                  "--out", str(tmp_path / "s")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "s" / "sobol.json").read_text())["factors"] == ["mfu", "open_weight_lag_months"]
+    assert json.loads((tmp_path / "s" / "sobol.json").read_text())["factors"] == [
+        "mfu",
+        "open_weight_lag_months",
+    ]
 
 
 def test_list_shows_the_library() -> None:

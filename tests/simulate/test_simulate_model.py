@@ -22,7 +22,9 @@ def test_shapes_and_actors(small: Any) -> None:
     tier1 = {"US", "AU", "BE", "CA", "DK", "FI", "FR", "DE", "IE", "IT", "JP", "NL", "NZ", "NO",
              "KR", "ES", "SE", "TW", "GB"}  # fmt: skip
     assert tier1 <= set(out.actors.codes)
-    assert {"IN", "SG", "MY", "AE", "SA", "IL", "BR", "MX", "PL", "CH", "ID", "VN", "TR"} <= set(out.actors.codes)
+    assert {"IN", "SG", "MY", "AE", "SA", "IL", "BR", "MX", "PL", "CH", "ID", "VN", "TR"} <= set(
+        out.actors.codes
+    )
     assert {"CN", "MO", "RU", "IR"} <= set(out.actors.codes)
     assert len(out.months) == 168
     assert out.arrays["lag_months"].shape == (12, out.actors.size, 168)
@@ -36,16 +38,22 @@ def test_shapes_and_actors(small: Any) -> None:
 
 
 def test_same_seed_same_numbers_and_chunking_does_not_matter(small: Any) -> None:
-    again = simulate(small.output.params, small.policy, small.levers, small.output.actors, 7, chunk=5)
+    again = simulate(
+        small.output.params, small.policy, small.levers, small.output.actors, 7, chunk=5
+    )
     for name in ("lag_months", "compute_h100e", "largest_run_ops"):
         assert np.array_equal(again.arrays[name], small.output.arrays[name])
 
 
 def test_draw_by_draw_loop_gives_the_same_result(small: Any) -> None:
-    loop = simulate_draw_by_draw(small.output.params, small.policy, small.levers, small.output.actors, 7, draws=[0, 5])
+    loop = simulate_draw_by_draw(
+        small.output.params, small.policy, small.levers, small.output.actors, 7, draws=[0, 5]
+    )
     for k, d in enumerate([0, 5]):
         for name in ("lag_months", "compute_h100e", "log10_capability"):
-            assert np.allclose(loop[k].arrays[name][0], small.output.arrays[name][d], rtol=1e-5, atol=1e-4)
+            assert np.allclose(
+                loop[k].arrays[name][0], small.output.arrays[name][d], rtol=1e-5, atol=1e-4
+            )
 
 
 def test_common_random_numbers_across_scenarios(small: Any) -> None:
@@ -65,8 +73,12 @@ def test_controls_slow_china_and_blocking_h20_cuts_h20(small: Any) -> None:
     m = int(np.nonzero(small.output.months == np.datetime64("2027-12", "M"))[0][0])
     base_cn = small.output.arrays["compute_h100e"][:, cn, m]
     assert (free.output.arrays["compute_h100e"][:, cn, m] >= base_cn * 0.999).all()
-    assert np.median(free.output.arrays["lag_months"][:, cn, m]) <= np.median(small.output.arrays["lag_months"][:, cn, m])
-    y2024 = (small.output.months >= np.datetime64("2024-01", "M")) & (small.output.months <= np.datetime64("2024-12", "M"))
+    assert np.median(free.output.arrays["lag_months"][:, cn, m]) <= np.median(
+        small.output.arrays["lag_months"][:, cn, m]
+    )
+    y2024 = (small.output.months >= np.datetime64("2024-01", "M")) & (
+        small.output.months <= np.datetime64("2024-12", "M")
+    )
     assert tight.output.arrays["compliant_units"][:, cn, y2024].sum() == 0
     assert small.output.arrays["compliant_units"][:, cn, y2024].sum() > 0
     assert (free.output.arrays["smuggled_h100e"][:, cn, :] == 0).all()  # nothing to smuggle

@@ -64,7 +64,13 @@ def test_report_is_self_contained(written: tuple[dict[str, Path], dict[str, Any]
     assert not re.search(r"<script[^>]+src=", text)  # plotly.js inlined, nothing fetched
     assert not re.search(r"<link[^>]+href=['\"]http", text)
     assert "Plotly.newPlot" in text
-    for heading in ("Months behind the frontier", "Channel attribution", "Costs", "Calibration", "Credits"):
+    for heading in (
+        "Months behind the frontier",
+        "Channel attribution",
+        "Costs",
+        "Calibration",
+        "Credits",
+    ):
         assert heading in text
     assert "Data: Epoch AI" in text
 

@@ -27,7 +27,9 @@ def actors() -> Any:
     return load_actors(["US", "GB", "IN", "AE", "CN", "MO", "RU"])
 
 
-def test_policy_calls_the_rules_engine_with_one_row_per_month_actor_class_buyer(actors: Any) -> None:
+def test_policy_calls_the_rules_engine_with_one_row_per_month_actor_class_buyer(
+    actors: Any,
+) -> None:
     scenario = load_scenario("baseline")
     months = month_dates(scenario)[:48]
     CALLS.clear()

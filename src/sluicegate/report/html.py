@@ -9,7 +9,7 @@ error bars, stacked shares. ``sluicegate.simulate.outputs`` and ``simulate.compa
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def band_figure(
     title: str,
     x: Sequence[Any],
-    series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
     y_title: str,
     log_y: bool = False,
 ) -> go.Figure:
@@ -65,7 +65,7 @@ def band_figure(
 def bar_figure(
     title: str,
     categories: Sequence[str],
-    groups: dict[str, tuple[Sequence[float], Sequence[float] | None, Sequence[float] | None]],
+    groups: Mapping[str, tuple[Sequence[float], Sequence[float] | None, Sequence[float] | None]],
     y_title: str,
     stacked: bool = False,
 ) -> go.Figure:
@@ -87,7 +87,12 @@ def bar_figure(
 
 
 def scatter_figure(
-    title: str, points: list[dict[str, Any]], x: str, y: str, label: str, x_title: str,
+    title: str,
+    points: list[dict[str, Any]],
+    x: str,
+    y: str,
+    label: str,
+    x_title: str,
     y_title: str,
 ) -> go.Figure:
     """Labelled scatter (the policy frontier)."""
@@ -111,7 +116,9 @@ def table_html(rows: list[dict[str, Any]], columns: list[str] | None = None) -> 
         for c in cols:
             value = row.get(c)
             if c == "inside" and isinstance(value, bool):
-                cells.append(f"<td class='{'ok' if value else 'bad'}'>{'inside' if value else 'OUTSIDE'}</td>")
+                cells.append(
+                    f"<td class='{'ok' if value else 'bad'}'>{'inside' if value else 'OUTSIDE'}</td>"
+                )
                 continue
             if isinstance(value, float):
                 text = f"{value:.3g}"

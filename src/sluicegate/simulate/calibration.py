@@ -23,8 +23,10 @@ from sluicegate.simulate.model import SimulationOutput
 @cache
 def calibration_targets() -> list[dict[str, Any]]:
     """The targets of data/calibration.yaml (numbers coerced)."""
-    text = resources.files("sluicegate.simulate").joinpath("data", "calibration.yaml").read_text(
-        "utf-8"
+    text = (
+        resources.files("sluicegate.simulate")
+        .joinpath("data", "calibration.yaml")
+        .read_text("utf-8")
     )
     targets = yaml.safe_load(text)["targets"]
     for target in targets:
@@ -51,7 +53,9 @@ def _growth(series: np.ndarray, i0: int, i1: int) -> np.ndarray:
 
 
 def _frontier_growth(out: SimulationOutput) -> np.ndarray:
-    return _growth(out.global_arrays["frontier_ops"].astype(float), _m(out, "2022-01"), _m(out, "2025-01"))
+    return _growth(
+        out.global_arrays["frontier_ops"].astype(float), _m(out, "2022-01"), _m(out, "2025-01")
+    )
 
 
 def _lead_cluster(out: SimulationOutput) -> np.ndarray:
@@ -99,8 +103,9 @@ def _tier2_lag(out: SimulationOutput) -> np.ndarray:
 
 CHECKS: dict[str, Callable[[SimulationOutput], np.ndarray]] = {
     "frontier_run_growth_2022_2025": _frontier_growth,
-    "price_performance_doubling_years": lambda o: np.log(2)
-    / -np.log(1 - o.params["hardware_price_decline_per_year"]),
+    "price_performance_doubling_years": lambda o: (
+        np.log(2) / -np.log(1 - o.params["hardware_price_decline_per_year"])
+    ),
     "global_stock_2025_02": lambda o: o.global_arrays["compute_h100e"][:, _m(o, "2025-02")],
     "global_stock_growth_2022_2025": lambda o: _growth(
         o.global_arrays["compute_h100e"].astype(float), _m(o, "2022-01"), _m(o, "2025-01")
@@ -117,8 +122,10 @@ CHECKS: dict[str, Callable[[SimulationOutput], np.ndarray]] = {
     "china_smuggled_units_2024": lambda o: o.arrays["smuggled_units"][
         :, _a(o, "CN"), _months(o, "2024-01", "2024-12")
     ].sum(axis=1),
-    "china_smuggled_share_2024": lambda o: o.arrays["stock_smuggled"][:, _a(o, "CN"), _m(o, "2024-12")]
-    / o.arrays["compute_h100e"][:, _a(o, "CN"), _m(o, "2024-12")],
+    "china_smuggled_share_2024": lambda o: (
+        o.arrays["stock_smuggled"][:, _a(o, "CN"), _m(o, "2024-12")]
+        / o.arrays["compute_h100e"][:, _a(o, "CN"), _m(o, "2024-12")]
+    ),
     "china_domestic_units_2025": lambda o: o.arrays["domestic_units"][
         :, _a(o, "CN"), _months(o, "2025-01", "2025-12")
     ].sum(axis=1),
@@ -127,7 +134,9 @@ CHECKS: dict[str, Callable[[SimulationOutput], np.ndarray]] = {
     ].sum(axis=1),
     "h20_letter_forgone_revenue": _h20_forgone,
     "china_largest_run_2024_12": lambda o: _china_runs(o)[:, _m(o, "2024-12")],
-    "talent_china_diaspora": lambda o: np.full(o.draws, float(o.actors.diaspora_in_us[_a(o, "CN")])),
+    "talent_china_diaspora": lambda o: np.full(
+        o.draws, float(o.actors.diaspora_in_us[_a(o, "CN")])
+    ),
     "tier1_to_china_additions_2025": _ratio_additions,
 }
 

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -29,7 +28,7 @@ out = Console()
 class _DefaultRunGroup(TyperGroup):
     """A group where an unknown first word is the scenario of the default ``run`` command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -53,10 +52,16 @@ def _fail(exc: Exception) -> None:
 
 @simulate_app.command("run")
 def run_command(
-    scenario: str = typer.Argument(..., help=f"scenario file or shipped name: {', '.join(shipped_scenarios())}"),
-    draws: int | None = typer.Option(None, "--draws", help="Monte Carlo draws (default: the scenario's)"),
+    scenario: str = typer.Argument(
+        ..., help=f"scenario file or shipped name: {', '.join(shipped_scenarios())}"
+    ),
+    draws: int | None = typer.Option(
+        None, "--draws", help="Monte Carlo draws (default: the scenario's)"
+    ),
     seed: int | None = typer.Option(None, "--seed", help="random seed (default: the scenario's)"),
-    out_dir: Path | None = typer.Option(None, "--out", help="output directory (default: sluice-sim/SCENARIO)"),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="output directory (default: sluice-sim/SCENARIO)"
+    ),
 ) -> None:
     """Run SCENARIO; write summary.json, Parquet tables and report.html to --out.
 
@@ -80,10 +85,18 @@ def run_command(
     for code in ("CN", "RU", "IR", "IN", "AE", "SA", "GB"):
         if code in summary["actors"]:
             cells = summary["actors"][code]["lag_months"]
-            table.add_row(code, *(f"{cells[y]['p50']:.1f} [{cells[y]['p10']:.1f}–{cells[y]['p90']:.1f}]" for y in years))
+            table.add_row(
+                code,
+                *(
+                    f"{cells[y]['p50']:.1f} [{cells[y]['p10']:.1f}–{cells[y]['p90']:.1f}]"
+                    for y in years
+                ),
+            )
     out.print(table)
     bad = [c["id"] for c in summary["calibration"] if c["inside"] is False]
-    out.print(f"calibration: {'all targets inside their bands' if not bad else 'outside: ' + ', '.join(bad)}")
+    out.print(
+        f"calibration: {'all targets inside their bands' if not bad else 'outside: ' + ', '.join(bad)}"
+    )
     out.print(f"hardware access from: {summary['rules_engine']}")
     for name, path in paths.items():
         out.print(f"{name}: {path}")
@@ -91,10 +104,14 @@ def run_command(
 
 @simulate_app.command("compare")
 def compare_command(
-    scenarios: list[str] = typer.Argument(..., help="two or more scenarios; the first is the reference"),
+    scenarios: list[str] = typer.Argument(
+        ..., help="two or more scenarios; the first is the reference"
+    ),
     draws: int = typer.Option(100, "--draws"),
     seed: int = typer.Option(20250513, "--seed"),
-    target: list[str] = typer.Option(["CN", "RU", "IN", "AE", "SA"], "--target", help="target actor(s)"),
+    target: list[str] = typer.Option(
+        ["CN", "RU", "IN", "AE", "SA"], "--target", help="target actor(s)"
+    ),
     horizon: int = typer.Option(2030, "--horizon", help="year the delay and cost are measured to"),
     out_dir: Path = typer.Option(Path("sluice-sim/compare"), "--out"),
 ) -> None:
@@ -105,11 +122,25 @@ def compare_command(
     from sluicegate.simulate.compare import compare, write_comparison
 
     try:
-        result = compare(scenarios, draws=draws, seed=seed, targets=tuple(target), horizon_year=horizon)
+        result = compare(
+            list[str | Any](scenarios),
+            draws=draws,
+            seed=seed,
+            targets=tuple(target),
+            horizon_year=horizon,
+        )
     except (ScenarioError, RulesEngineError, ValueError) as exc:
         _fail(exc)
     table = Table(title=f"delay bought vs {result['reference']} (months, p50 [p10–p90]) and cost")
-    for col in ("policy", "actor", f"delay {horizon}", f"mean {horizon - 4}–{horizon}", "cost $B", "months/$10B", "half-life yr"):
+    for col in (
+        "policy",
+        "actor",
+        f"delay {horizon}",
+        f"mean {horizon - 4}–{horizon}",
+        "cost $B",
+        "months/$10B",
+        "half-life yr",
+    ):
         table.add_column(col)
     for r in result["frontier"]:
         table.add_row(
@@ -128,9 +159,13 @@ def compare_command(
 @simulate_app.command("sensitivity")
 def sensitivity_command(
     scenario: str = typer.Argument(..., help="scenario file or shipped name"),
-    samples: int = typer.Option(64, "--samples", help="Saltelli base samples N (runs N×(k+2) draws)"),
+    samples: int = typer.Option(
+        64, "--samples", help="Saltelli base samples N (runs N×(k+2) draws)"
+    ),
     seed: int = typer.Option(20250513, "--seed"),
-    parameter: list[str] = typer.Option([], "--parameter", help="restrict the factors (repeatable)"),
+    parameter: list[str] = typer.Option(
+        [], "--parameter", help="restrict the factors (repeatable)"
+    ),
     out_dir: Path = typer.Option(Path("sluice-sim/sensitivity"), "--out"),
 ) -> None:
     """Sobol indices (SALib) of key outputs over the uncertain parameters.
@@ -140,7 +175,9 @@ def sensitivity_command(
     from sluicegate.simulate.sensitivity import sensitivity
 
     try:
-        result = sensitivity(scenario, base_samples=samples, seed=seed, parameters=parameter or None)
+        result = sensitivity(
+            scenario, base_samples=samples, seed=seed, parameters=parameter or None
+        )
     except (ScenarioError, RulesEngineError, ValueError) as exc:
         _fail(exc)
     for label, data in result["outputs"].items():
@@ -148,7 +185,11 @@ def sensitivity_command(
         for col in ("parameter", "S1", "ST"):
             table.add_column(col)
         for name, idx in list(data["parameters"].items())[:8]:
-            table.add_row(name, f"{idx['S1']:.2f} ± {idx['S1_conf']:.2f}", f"{idx['ST']:.2f} ± {idx['ST_conf']:.2f}")
+            table.add_row(
+                name,
+                f"{idx['S1']:.2f} ± {idx['S1_conf']:.2f}",
+                f"{idx['ST']:.2f} ± {idx['ST_conf']:.2f}",
+            )
         out.print(table)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "sobol.json"
@@ -161,7 +202,9 @@ def sweep_command(
     scenarios: list[str] = typer.Argument(..., help="scenario files or shipped names"),
     draws: int = typer.Option(50, "--draws"),
     seed: int = typer.Option(20250513, "--seed"),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"
+    ),
     out_file: Path = typer.Option(Path("sluice-sim/sweep.json"), "--out"),
 ) -> None:
     """Run many scenarios (on Dask with --scheduler); same results as a local run.

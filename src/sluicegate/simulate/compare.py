@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,16 @@ DEFAULT_TARGETS = ("CN", "RU", "IN", "AE", "SA")
 def _reducer(targets: tuple[str, ...]) -> Any:
     def reduce(out: SimulationOutput) -> dict[str, np.ndarray]:
         idx = [out.actors.index(c) for c in targets]
-        cost = (
-            out.arrays["forgone_chip_usd"].astype(np.float64).sum(axis=1)
-            + out.arrays["forgone_cloud_usd"].astype(np.float64).sum(axis=1)
-        )
+        cost = out.arrays["forgone_chip_usd"].astype(np.float64).sum(axis=1) + out.arrays[
+            "forgone_cloud_usd"
+        ].astype(np.float64).sum(axis=1)
         return {
             "lag": out.arrays["lag_months"][:, idx, :].astype(np.float64),
             "compute": out.arrays["compute_h100e"][:, idx, :].astype(np.float64),
             "cost": np.cumsum(cost, axis=1),
-            "mineral": np.cumsum(out.arrays["mineral_loss_usd"].astype(np.float64).sum(axis=1), axis=1),
+            "mineral": np.cumsum(
+                out.arrays["mineral_loss_usd"].astype(np.float64).sum(axis=1), axis=1
+            ),
         }
 
     return reduce
@@ -46,13 +48,17 @@ def _reducer(targets: tuple[str, ...]) -> Any:
 def _start_of_difference(reference: Scenario, policy: Scenario) -> dt.date | None:
     ref = {i.model_dump_json() for i in reference.interventions}
     starts = [i.start for i in policy.interventions if i.model_dump_json() not in ref]
-    removed = [i.start for i in reference.interventions if i.name not in {p.name for p in policy.interventions}]
+    removed = [
+        i.start
+        for i in reference.interventions
+        if i.name not in {p.name for p in policy.interventions}
+    ]
     dates = starts + removed
     return min(dates) if dates else None
 
 
 def compare(
-    scenarios: list[str | Scenario],
+    scenarios: Sequence[str | Scenario],
     *,
     draws: int = 100,
     seed: int = 20250513,
@@ -83,7 +89,9 @@ def compare(
             q_end = np.percentile(delay[:, end], [10, 50, 90])
             q_mean = np.percentile(mean_delay, [10, 50, 90])
             per_10b = float(q_mean[1] / (cost_q[1] / 1e10)) if abs(cost_q[1]) > 1e6 else None
-            compute_change = res["compute"][:, t, end] / np.maximum(ref["compute"][:, t, end], 1.0) - 1
+            compute_change = (
+                res["compute"][:, t, end] / np.maximum(ref["compute"][:, t, end], 1.0) - 1
+            )
             c_q = np.percentile(compute_change, [10, 50, 90])
             curve = np.percentile(delay, [10, 50, 90], axis=0)
             half_life = _half_life(curve[1], months, start)
@@ -147,7 +155,9 @@ def write_comparison(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     pl.DataFrame(result["frontier"], infer_schema_length=None).write_parquet(paths["frontier"])
     h = result["horizon_year"]
     report = Report(f"sluicegate policy comparison against {result['reference']}")
-    report.paragraph(result["method"] + f"; {result['draws']} draws, seed {result['seed']}.", note=True)
+    report.paragraph(
+        result["method"] + f"; {result['draws']} draws, seed {result['seed']}.", note=True
+    )
     report.heading("Policy frontier")
     for code in result["targets"]:
         points = [
@@ -162,10 +172,17 @@ def write_comparison(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     report.heading("How the delay decays after a control starts")
     for code in result["targets"][:2]:
         series = {
-            name: (v[code]["p10"], v[code]["p50"], v[code]["p90"]) for name, v in result["decay"].items()
+            name: (v[code]["p10"], v[code]["p50"], v[code]["p90"])
+            for name, v in result["decay"].items()
         }
         months = next(iter(result["decay"].values()))[code]["months"]
-        report.figure(band_figure(f"{code}: months of lag added vs {result['reference']}", months, series, "months"))
-    report.paragraph("Data: Epoch AI, 'Data on GPU Clusters' and 'Data on AI Models', published online at epoch.ai (CC BY 4.0).")
+        report.figure(
+            band_figure(
+                f"{code}: months of lag added vs {result['reference']}", months, series, "months"
+            )
+        )
+    report.paragraph(
+        "Data: Epoch AI, 'Data on GPU Clusters' and 'Data on AI Models', published online at epoch.ai (CC BY 4.0)."
+    )
     paths["report"].write_text(report.html(), encoding="utf-8")
     return paths

@@ -60,7 +60,11 @@ def derive(epoch_dir: Path) -> dict[str, Any]:
     """Per country and year: tracked cluster H100e (cumulative), largest cluster, largest model."""
     clusters = cluster_table(epoch_dir)
     models = model_table(epoch_dir)
-    out: dict[str, Any] = {"attribution": ATTRIBUTION, "cluster_h100e": {}, "largest_cluster_h100e": {}}
+    out: dict[str, Any] = {
+        "attribution": ATTRIBUTION,
+        "cluster_h100e": {},
+        "largest_cluster_h100e": {},
+    }
     out["largest_model_ops"] = {}
     for year in YEARS:
         upto = clusters.filter(pl.col("first_operational").dt.year() <= year)

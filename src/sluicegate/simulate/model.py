@@ -124,15 +124,21 @@ def resolve_levers(scenario: Scenario, months: np.ndarray, actors: ActorSet) -> 
         if channel == "hardware" and lever == "access":
             for c, cls in enumerate(CHIP_CLASSES):
                 if classes is None or cls in classes:
-                    lev.hw_access[:, :, c] = np.where(cell, lev.hw_access[:, :, c] * keep, lev.hw_access[:, :, c])
+                    lev.hw_access[:, :, c] = np.where(
+                        cell, lev.hw_access[:, :, c] * keep, lev.hw_access[:, :, c]
+                    )
         elif channel == "hardware" and lever == "tool-controls":
             lev.tool_growth = np.where(cell, lev.tool_growth * keep, lev.tool_growth)
         elif channel == "weights" and lever == "security":
             lev.leak = np.where(cell, lev.leak * keep, lev.leak)
         elif channel == "weights" and lever == "deployment":
-            lev.deploy_block = np.where(cell, np.maximum(lev.deploy_block, strength), lev.deploy_block)
+            lev.deploy_block = np.where(
+                cell, np.maximum(lev.deploy_block, strength), lev.deploy_block
+            )
         elif channel == "weights" and lever == "open-release":
-            lev.open_extra_lag = np.where(cell, lev.open_extra_lag + 24.0 * strength, lev.open_extra_lag)
+            lev.open_extra_lag = np.where(
+                cell, lev.open_extra_lag + 24.0 * strength, lev.open_extra_lag
+            )
         elif channel == "cloud" and lever == "kyc-training":
             lev.kyc = np.where(cell, np.maximum(lev.kyc, strength), lev.kyc)
         elif channel == "cloud" and lever == "api":
@@ -151,7 +157,9 @@ def resolve_levers(scenario: Scenario, months: np.ndarray, actors: ActorSet) -> 
         for j, measure in enumerate(measures):
             start = dt.date.fromisoformat(str(measure["start"]))
             end = dt.date.fromisoformat(str(measure["end"])) if measure.get("end") else None
-            mask = resolve_actors(measure["actors"], actors, f"parameters.yaml: counter_measures[{j}]")
+            mask = resolve_actors(
+                measure["actors"], actors, f"parameters.yaml: counter_measures[{j}]"
+            )
             active = np.array([start <= d and (end is None or d < end) for d in days])
             active_all.append(active[:, None] & mask[None, :])
             lev.measure_impacts.append(measure["impact"])
@@ -194,7 +202,9 @@ def _stochastic_inputs(
     draws = len(params["mfu"])
     n_noise = 1 if shared_noise else draws
     rng = np.random.default_rng([seed, 2])
-    noise = np.exp(rng.standard_normal((n_noise, actors.size)) * np.log(params["demand_noise_gsd"])[:, None])
+    noise = np.exp(
+        rng.standard_normal((n_noise, actors.size)) * np.log(params["demand_noise_gsd"])[:, None]
+    )
     weights = actors.demand_weight[None, :] * noise
     cn = actors.codes.index("CN") if "CN" in actors.codes else None
     if cn is not None:
@@ -204,7 +214,9 @@ def _stochastic_inputs(
     weights = weights / weights.sum(axis=1, keepdims=True)
     rng = np.random.default_rng([seed, 3])
     # (the China share is a parameter, so weights vary per draw even with shared noise)
-    talent_noise = np.exp(rng.standard_normal((n_noise, actors.size)) * np.log(params["talent_noise_gsd"])[:, None])
+    talent_noise = np.exp(
+        rng.standard_normal((n_noise, actors.size)) * np.log(params["talent_noise_gsd"])[:, None]
+    )
     talent = actors.talent_work[None, :] * talent_noise
     talent = talent / talent.sum(axis=1, keepdims=True)
     rng = np.random.default_rng([seed, 4])
@@ -212,7 +224,11 @@ def _stochastic_inputs(
     rng = np.random.default_rng([seed, 5])
     impacts = np.zeros((draws, len(levers.measure_impacts)))
     for j, dist in enumerate(levers.measure_impacts):
-        impacts[:, j] = draw_distribution(dist, n_noise, np.random.default_rng([seed, 6, j]))[0] if shared_noise else draw_distribution(dist, draws, np.random.default_rng([seed, 6, j]))
+        impacts[:, j] = (
+            draw_distribution(dist, n_noise, np.random.default_rng([seed, 6, j]))[0]
+            if shared_noise
+            else draw_distribution(dist, draws, np.random.default_rng([seed, 6, j]))
+        )
     return {
         "demand_weight": weights,
         "talent": talent,
@@ -238,7 +254,9 @@ def simulate(
     """
     draws = len(params["mfu"])
     inputs = _stochastic_inputs(params, actors, len(policy.months), seed, levers, shared_noise)
-    leak_uniforms = _leak_uniforms(seed, 1 if shared_noise else draws, actors.size, len(policy.months))
+    leak_uniforms = _leak_uniforms(
+        seed, 1 if shared_noise else draws, actors.size, len(policy.months)
+    )
     if shared_noise:  # every draw sees the same random events: outputs are functions of parameters
         leak_uniforms = np.broadcast_to(leak_uniforms, (draws, *leak_uniforms.shape[1:]))
     first, last = draw_slice or (0, draws)
@@ -277,7 +295,9 @@ def simulate_draw_by_draw(
     for d in draws if draws is not None else range(total):
         sub = {k: v[d : d + 1] for k, v in params.items()}
         sub_inputs = {k: (v[d : d + 1] if v.shape[0] == total else v) for k, v in inputs.items()}
-        out.append(_simulate_chunk(sub, sub_inputs, leak_uniforms[d : d + 1], policy, levers, actors))
+        out.append(
+            _simulate_chunk(sub, sub_inputs, leak_uniforms[d : d + 1], policy, levers, actors)
+        )
     return out
 
 
@@ -320,18 +340,29 @@ def _simulate_chunk(
 
     # --- supply path (D, M): monthly log-growth decays after 2025 with a half-life
     g_month = np.log(p["supply_growth_per_year"])[:, None] / 12.0
-    decay = np.where(years_2025 > 0, 0.5 ** (np.maximum(years_2025, 0) / p["supply_growth_halflife_years"][:, None]), 1.0)
+    decay = np.where(
+        years_2025 > 0,
+        0.5 ** (np.maximum(years_2025, 0) / p["supply_growth_halflife_years"][:, None]),
+        1.0,
+    )
     log_supply_growth = np.cumsum(g_month * decay, axis=1) - g_month * decay[:, :1]
     depreciation = p["depreciation_per_year"][:, None] / 12.0
     stock0 = p["stock_2022_01_h100e"][:, None]
     supply0 = stock0 * (np.exp(g_month) - 1.0 + depreciation)
     supply = supply0 * np.exp(log_supply_growth)  # (D, M)
-    price = p["price_per_h100e_2024_usd"][:, None] * (1 - p["hardware_price_decline_per_year"][:, None]) ** years_2024
+    price = (
+        p["price_per_h100e_2024_usd"][:, None]
+        * (1 - p["hardware_price_decline_per_year"][:, None]) ** years_2024
+    )
 
     weights = inputs["demand_weight"]
     approvals = approval_matrix(p)
     buyer_w = np.stack(
-        [p["buyer_share_small"], 1 - p["buyer_share_small"] - p["buyer_share_uveu"], p["buyer_share_uveu"]],
+        [
+            p["buyer_share_small"],
+            1 - p["buyer_share_small"] - p["buyer_share_uveu"],
+            p["buyer_share_uveu"],
+        ],
         axis=1,
     )
     assert buyer_w.shape[1] == len(BUYER_KINDS)
@@ -364,7 +395,9 @@ def _simulate_chunk(
     global_store = {"supply_h100e": supply.astype(f32)}
 
     dom_growth = np.log(p["domestic_capacity_growth"])[:, None]
-    log_dom_capacity = np.log(p["domestic_capacity_2025_units"])[:, None] + dom_growth * years_mid_2025[0]
+    log_dom_capacity = (
+        np.log(p["domestic_capacity_2025_units"])[:, None] + dom_growth * years_mid_2025[0]
+    )
     dom_unit = p["domestic_h100e_per_unit"][:, None]
     for m in range(n_m):
         codes = policy.codes[m]
@@ -374,7 +407,9 @@ def _simulate_chunk(
         exempt, licensed = access_cache[key]
         mult = lev.hw_access[m][None, :, :]
         exempt, licensed = exempt * mult, licensed * mult
-        loss = lev.minerals[m][None, :] + (inputs["impacts"] @ lev.measure_active[:, m, :] if lev.measure_active.shape[0] else 0.0)
+        loss = lev.minerals[m][None, :] + (
+            inputs["impacts"] @ lev.measure_active[:, m, :] if lev.measure_active.shape[0] else 0.0
+        )
         loss = np.clip(loss, 0.0, 0.95)
         demand = supply[:, m : m + 1] * weights  # (D, A) H100e
         mineral_loss = demand * loss
@@ -392,7 +427,13 @@ def _simulate_chunk(
         used = np.where(reset[None, :], 0.0, used)
         pool_prev = pool
         if (pool >= 0).any():
-            caps = np.where(pool >= 0, policy.quota_caps_h100e[np.maximum(pool, 0)] if len(policy.quota_caps_h100e) else np.inf, np.inf)
+            caps = np.where(
+                pool >= 0,
+                policy.quota_caps_h100e[np.maximum(pool, 0)]
+                if len(policy.quota_caps_h100e)
+                else np.inf,
+                np.inf,
+            )
             room = np.maximum(caps[None, :] * cap_multiplier - used, 0.0)
             lic_ok = np.minimum(lic, room)
         else:
@@ -411,7 +452,11 @@ def _simulate_chunk(
             unit_price = price[:, m : m + 1] * comp_unit
         comp_units = comp_spend * price[:, m : m + 1] / unit_price
         remaining = remaining - comp_spend
-        cons_spend = remaining * p["consumer_substitution"][:, None] * (exempt[:, :, CONSUMER] + licensed[:, :, CONSUMER])
+        cons_spend = (
+            remaining
+            * p["consumer_substitution"][:, None]
+            * (exempt[:, :, CONSUMER] + licensed[:, :, CONSUMER])
+        )
         remaining = remaining - cons_spend
         cloud_sub = remaining * p["cloud_substitution"][:, None] * (1 - lev.kyc[m][None, :])
         lost = remaining - cloud_sub
@@ -461,7 +506,9 @@ def _simulate_chunk(
         # and H20-class chips (low TPP, high memory bandwidth) serve inference, not training
         store["trainable_h100e"][:, :, m] = np.maximum(own - k_domestic - k_inference, k_domestic)
 
-    return _derive(p, inputs, leak_u, policy, lev, actors, store, global_store, row_mask, us, years_2022, price)
+    return _derive(
+        p, inputs, leak_u, policy, lev, actors, store, global_store, row_mask, us, years_2022, price
+    )
 
 
 def _derive(
@@ -484,10 +531,17 @@ def _derive(
     rented = store["rented_h100e"].astype(np.float64)
     col = (slice(None), None, None)
     lead = own.max(axis=1)  # (D, M)
-    share = p["cluster_share_2022"][col] * p["cluster_concentration_growth"][col] ** years[None, None, :]
+    share = (
+        p["cluster_share_2022"][col]
+        * p["cluster_concentration_growth"][col] ** years[None, None, :]
+    )
     share = share * (lead[:, None, :] / np.maximum(own, 1.0)) ** p["cluster_size_elasticity"][col]
     share = np.minimum(share, 0.5)
-    seconds = p["run_days_2022"][col] * SECONDS_PER_DAY * p["run_intensity_growth"][col] ** years[None, None, :]
+    seconds = (
+        p["run_days_2022"][col]
+        * SECONDS_PER_DAY
+        * p["run_intensity_growth"][col] ** years[None, None, :]
+    )
     ops_rate = p["ops_per_h100e_second"][col] * p["mfu"][col]
     trainable = store["trainable_h100e"].astype(np.float64)
     run_own = share * trainable * ops_rate * seconds
@@ -497,7 +551,9 @@ def _derive(
     run_rent_eff = (1 - kyc) * run_rent + kyc * np.minimum(run_rent, threshold)
     run = run_own + run_rent_eff
     cloud_forgone = (run_rent - run_rent_eff) / np.maximum(run_rent, 1.0) * rented
-    cloud_price = p["cloud_price_per_h100e_hour_2024"][:, None] * (1 - p["hardware_price_decline_per_year"][:, None]) ** (years[None, :] - 2.42)
+    cloud_price = p["cloud_price_per_h100e_hour_2024"][:, None] * (
+        1 - p["hardware_price_decline_per_year"][:, None]
+    ) ** (years[None, :] - 2.42)
     cloud_forgone_usd = cloud_forgone * HOURS_PER_MONTH * cloud_price[:, None, :]
 
     # algorithmic efficiency reaching each actor after publication and absorption lags
@@ -518,20 +574,35 @@ def _derive(
     log_own = np.log(np.maximum(run_own, 1.0)) + log_eff
     log_trained = np.log(np.maximum(run, 1.0)) + log_eff
     log_frontier = np.maximum.accumulate(log_trained.max(axis=1), axis=1)  # (D, M)
-    slope = np.maximum((log_frontier[:, min(12, n_m - 1)] - log_frontier[:, 0]) / max(min(12, n_m - 1), 1), 1e-3)
+    slope = np.maximum(
+        (log_frontier[:, min(12, n_m - 1)] - log_frontier[:, 0]) / max(min(12, n_m - 1), 1), 1e-3
+    )
 
     api = lev.api.T[None, :, :]
     log_api = _shift_log(log_frontier, p["api_lag_months"][col], slope)
-    log_distilled = np.minimum(log_api, log_trained + np.log(p["distillation_multiplier"][col]) * api)
+    log_distilled = np.minimum(
+        log_api, log_trained + np.log(p["distillation_multiplier"][col]) * api
+    )
     log_distilled = np.where(api > 0.01, np.maximum(log_trained, log_distilled), log_trained)
-    log_open = _shift_log(log_frontier, p["open_weight_lag_months"][col] + lev.open_extra_lag.T[None, :, :], slope)
-    hazard_year = np.where(actors.diffusion_tier == 3, 1.0, 0.0)[None, :, None] * p["leak_hazard_targeted_per_year"][col]
-    hazard_year = hazard_year + np.where(actors.diffusion_tier == 3, 0.0, 1.0)[None, :, None] * p["leak_hazard_other_per_year"][col]
+    log_open = _shift_log(
+        log_frontier, p["open_weight_lag_months"][col] + lev.open_extra_lag.T[None, :, :], slope
+    )
+    hazard_year = (
+        np.where(actors.diffusion_tier == 3, 1.0, 0.0)[None, :, None]
+        * p["leak_hazard_targeted_per_year"][col]
+    )
+    hazard_year = (
+        hazard_year
+        + np.where(actors.diffusion_tier == 3, 0.0, 1.0)[None, :, None]
+        * p["leak_hazard_other_per_year"][col]
+    )
     hazard = hazard_year / 12.0 * lev.leak.T[None, :, :]
     events = leak_u < hazard
     log_leak = np.maximum.accumulate(np.where(events, log_frontier[:, None, :], -np.inf), axis=2)
     deploy_access = (1 - lev.deploy_block.T[None, :, :]) * (api > 0.5)
-    log_deploy = np.where(deploy_access > 0.5, _shift_log(log_frontier, p["deploy_lag_months"][col], slope), -np.inf)
+    log_deploy = np.where(
+        deploy_access > 0.5, _shift_log(log_frontier, p["deploy_lag_months"][col], slope), -np.inf
+    )
     log_weights = np.maximum(log_open, log_leak)
     log_capability = np.maximum(log_distilled, log_weights)
     log_cloud_best = np.maximum(np.where(api > 0.01, log_api, -np.inf), log_distilled)

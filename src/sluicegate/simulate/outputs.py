@@ -67,7 +67,10 @@ def summarise(run: ScenarioRun, *, with_calibration: bool = True) -> dict[str, A
     year_of_month = np.array([str(m)[:4] for m in out.months])
     for name in (*FLOW_METRICS, "forgone_chip_usd", "forgone_cloud_usd", "mineral_loss_usd"):
         annual = np.stack(
-            [out.arrays[name][:, :, year_of_month == y].astype(np.float64).sum(axis=2) for y in years],
+            [
+                out.arrays[name][:, :, year_of_month == y].astype(np.float64).sum(axis=2)
+                for y in years
+            ],
             axis=2,
         )
         flows[name] = annual  # (D, A, Y)
@@ -127,7 +130,9 @@ def summarise(run: ScenarioRun, *, with_calibration: bool = True) -> dict[str, A
             "gain is the distillation_months metric. Talent and algorithms act through the "
             "algorithmic_lag_months metric."
         ),
-        "interventions": [i.model_dump(mode="json", exclude_none=True) for i in run.scenario.interventions],
+        "interventions": [
+            i.model_dump(mode="json", exclude_none=True) for i in run.scenario.interventions
+        ],
         "calibration": calibrate(out) if with_calibration else [],
         "backtest": backtest(out) if with_calibration else [],
         "notes": run.policy.notes,
@@ -164,19 +169,29 @@ def tidy_draws(run: ScenarioRun) -> pl.DataFrame:
     out = run.output
     ends = year_ends(out.months)
     idx = np.array(list(ends.values()))
-    d, a, y = np.meshgrid(np.arange(out.draws), np.arange(out.actors.size), np.arange(len(idx)), indexing="ij")
+    d, a, y = np.meshgrid(
+        np.arange(out.draws), np.arange(out.actors.size), np.arange(len(idx)), indexing="ij"
+    )
     data: dict[str, Any] = {
         "scenario": run.scenario.name,
         "draw": d.ravel(),
         "actor": np.array(out.actors.codes)[a.ravel()],
         "year": np.array(list(ends), dtype=object)[y.ravel()].astype(str),
     }
-    for name in ("lag_months", "compute_h100e", "compute_share", "largest_run_ops", "log10_capability"):
+    for name in (
+        "lag_months",
+        "compute_h100e",
+        "compute_share",
+        "largest_run_ops",
+        "log10_capability",
+    ):
         data[name] = out.arrays[name][:, :, idx].astype(np.float64).ravel()
     return pl.DataFrame(data)
 
 
-def write_outputs(run: ScenarioRun, out_dir: Path, summary: dict[str, Any] | None = None) -> dict[str, Path]:
+def write_outputs(
+    run: ScenarioRun, out_dir: Path, summary: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """Write summary.json, Parquet tables and report.html into out_dir; return the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summary or summarise(run)
@@ -225,28 +240,38 @@ def render_report(run: ScenarioRun, summary: dict[str, Any]) -> str:
     report.paragraph(
         "Capability is the best model an actor can train or hold the weights of (own and rented "
         "compute × algorithmic efficiency, improved by API distillation; open or leaked weights). "
-        "Lag is how many months earlier the frontier reached that capability.", note=True,
+        "Lag is how many months earlier the frontier reached that capability.",
+        note=True,
     )
     report.heading("Installed compute and the frontier")
     glob = {"World stock (H100e)": _q(out.global_arrays["compute_h100e"])}
     for code in ("US", "CN"):
-        glob[f"{code} stock (H100e)"] = _q(out.arrays["compute_h100e"][:, out.actors.index(code), :])
+        glob[f"{code} stock (H100e)"] = _q(
+            out.arrays["compute_h100e"][:, out.actors.index(code), :]
+        )
     report.figure(band_figure("Installed compute (H100-equivalents)", months,
                               {k: (v[0], v[1], v[2]) for k, v in glob.items()}, "H100e", log_y=True))  # fmt: skip
     report.heading("Channel attribution")
-    years = [y for y in ("2025", "2030", "2035") if y in next(iter(summary["attribution"].values()))]
+    years = [
+        y for y in ("2025", "2030", "2035") if y in next(iter(summary["attribution"].values()))
+    ]
     codes = [c for c in REPORT_ACTORS if c in summary["attribution"]]
     for year in years:
-        groups = {
-            ch: ([summary["attribution"][c][year][ch] for c in codes], None, None) for ch in CHANNELS
+        shares: dict[str, tuple[list[float], None, None]] = {
+            ch: ([summary["attribution"][c][year][ch] for c in codes], None, None)
+            for ch in CHANNELS
         }
-        report.figure(bar_figure(f"Which channel supplies the best model, {year}", codes, groups,
+        report.figure(bar_figure(f"Which channel supplies the best model, {year}", codes, shares,
                                  "share of draws", stacked=True))  # fmt: skip
     report.paragraph(summary["attribution_note"], note=True)
     report.heading("Costs")
     cost_years = list(summary["costs"]["forgone_chip_revenue_usd"])
-    groups = {}
-    for key in ("forgone_chip_revenue_usd", "forgone_cloud_revenue_usd", "counter_pressure_loss_usd"):
+    groups: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    for key in (
+        "forgone_chip_revenue_usd",
+        "forgone_cloud_revenue_usd",
+        "counter_pressure_loss_usd",
+    ):
         series = summary["costs"][key]
         groups[key] = ([series[y]["p50"] / 1e9 for y in cost_years], [series[y]["p10"] / 1e9 for y in cost_years],
                        [series[y]["p90"] / 1e9 for y in cost_years])  # fmt: skip
@@ -255,13 +280,18 @@ def render_report(run: ScenarioRun, summary: dict[str, Any]) -> str:
     report.paragraph(
         "Forgone chip revenue counts chips denied to a buyer that no other buyer took; cloud "
         "revenue counts rentals refused by training-run KYC limits; counter-pressure losses are "
-        "purchases lost to China's critical-mineral measures.", note=True,
+        "purchases lost to China's critical-mineral measures.",
+        note=True,
     )
     report.heading("Calibration")
     report.raw(table_html(summary["calibration"], ["id", "quantity", "value", "band", "unit", "p10", "p50", "p90", "inside", "status", "reliability", "source", "reason"]))  # fmt: skip
     if summary["backtest"]:
         report.heading("Backtest against Epoch AI, 2022–2025")
-        rows = [r for r in summary["backtest"] if r["actor"] in ("US", "CN", "DE", "JP", "GB", "FR", "SA", "IN")]
+        rows = [
+            r
+            for r in summary["backtest"]
+            if r["actor"] in ("US", "CN", "DE", "JP", "GB", "FR", "SA", "IN")
+        ]
         report.raw(table_html(rows))
     report.heading("Interventions")
     report.raw(table_html(summary["interventions"]) if summary["interventions"] else "<p>none</p>")

@@ -32,8 +32,10 @@ class ParameterError(ValueError):
 
 @cache
 def _raw() -> dict[str, Any]:
-    text = resources.files("sluicegate.simulate").joinpath("data", "parameters.yaml").read_text(
-        "utf-8"
+    text = (
+        resources.files("sluicegate.simulate")
+        .joinpath("data", "parameters.yaml")
+        .read_text("utf-8")
     )
     return dict(yaml.safe_load(text))
 
@@ -49,7 +51,9 @@ def validate_distribution(name: str, dist: Any) -> dict[str, Any]:
         raise ParameterError(f"{name}: distribution must be a mapping with 'kind'")
     kind = dist["kind"]
     if kind not in KINDS:
-        raise ParameterError(f"{name}: unknown distribution kind {kind!r}; use one of {sorted(KINDS)}")
+        raise ParameterError(
+            f"{name}: unknown distribution kind {kind!r}; use one of {sorted(KINDS)}"
+        )
     dist = dict(dist)
     for key in (*KINDS[kind], "clip_low", "clip_high"):
         # PyYAML reads 3.0e5 (no exponent sign) as a string; accept numeric strings.

@@ -112,7 +112,13 @@ def run_reduced(
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         out = simulate(
-            sampled, policy, levers, actors, s, chunk=chunk, draw_slice=(lo, hi),
+            sampled,
+            policy,
+            levers,
+            actors,
+            s,
+            chunk=chunk,
+            draw_slice=(lo, hi),
             shared_noise=shared_noise,
         )
         parts.append(reducer(out))

@@ -70,12 +70,16 @@ class Intervention(BaseModel):
         if self.lever is None:
             self.lever = levers[0]
         if self.lever not in levers:
-            raise ValueError(f"lever {self.lever!r} is not valid for channel {self.channel!r}; use one of {list(levers)}")
+            raise ValueError(
+                f"lever {self.lever!r} is not valid for channel {self.channel!r}; use one of {list(levers)}"
+            )
         if self.end is not None and self.end <= self.start:
             raise ValueError("end must be after start")
         if self.lever == "regime":
             if (self.regime is None) == (self.reform is None):
-                raise ValueError("a hardware 'regime' intervention needs exactly one of regime or reform")
+                raise ValueError(
+                    "a hardware 'regime' intervention needs exactly one of regime or reform"
+                )
         elif self.strength is None:
             raise ValueError(f"lever {self.lever!r} needs a strength between 0 and 1")
         return self
@@ -195,7 +199,9 @@ def load_scenario(name_or_path: str | Path, _seen: tuple[str, ...] = ()) -> Scen
             if i.name not in removed
         ]
         merged = {
-            **base.model_dump(mode="json", exclude={"interventions", "source_file", "remove_interventions"}),
+            **base.model_dump(
+                mode="json", exclude={"interventions", "source_file", "remove_interventions"}
+            ),
             **{k: v for k, v in data.items() if k not in ("interventions", "overrides")},
             "overrides": {**base.overrides, **(data.get("overrides") or {})},
             "interventions": inherited + list(data.get("interventions") or []),

@@ -54,7 +54,11 @@ def sensitivity(
         raise ValueError(f"parameters: unknown parameter(s) {unknown}")
     if not uncertain:
         raise ValueError("parameters: no uncertain parameter to analyse")
-    problem = {"num_vars": len(uncertain), "names": uncertain, "bounds": [[0.0, 1.0]] * len(uncertain)}
+    problem = {
+        "num_vars": len(uncertain),
+        "names": uncertain,
+        "bounds": [[0.0, 1.0]] * len(uncertain),
+    }
     unit = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
     unit = np.clip(unit, 1e-6, 1 - 1e-6)
     n = unit.shape[0]

@@ -59,7 +59,9 @@ def _decide(row: dict[str, Any], regime: str | None) -> dict[str, Any]:
     }  # fmt: skip
     chip, dest = row["chip"], row["destination"]
     if chip not in TPP:
-        out.update(authorization=None, error_field="item.chip", error_message=f"unknown chip {chip}")
+        out.update(
+            authorization=None, error_field="item.chip", error_message=f"unknown chip {chip}"
+        )
         return out
     if regime_id is None:
         out.update(authorization=None, error_field="date", error_message="no regime in force")
@@ -94,16 +96,14 @@ def _decide(row: dict[str, Any], regime: str | None) -> dict[str, Any]:
             out["authorization"] = "LPP"
         else:
             license_("presumption-of-approval")
-            out.update(quota_pool=f"country-allocation:{dest}:2025-2027", quota_limit=ALLOCATION_TPP)
+            out.update(
+                quota_pool=f"country-allocation:{dest}:2025-2027", quota_limit=ALLOCATION_TPP
+            )
         return out
     if dest in D5_MACAU:
         if dest in {"RU", "BY", "IR", "KP", "SY", "CU", "VE"}:
             license_("policy-of-denial")
-        elif (
-            regime_id == "us-2026-01-15-china-review"
-            and tpp < 21_000
-            and chip in LOW_BANDWIDTH
-        ):
+        elif regime_id == "us-2026-01-15-china-review" and tpp < 21_000 and chip in LOW_BANDWIDTH:
             license_("case-by-case")
         else:
             license_("presumption-of-denial")

@@ -25,7 +25,9 @@ def _reduce(out: SimulationOutput) -> dict[str, np.ndarray]:
     result: dict[str, np.ndarray] = {}
     for metric, code, month in KEY_OUTPUTS:
         m = int(np.nonzero(out.months == np.datetime64(month, "M"))[0][0])
-        result[f"{code} {metric} {month[:4]}"] = out.arrays[metric][:, out.actors.index(code), m].astype(np.float64)
+        result[f"{code} {metric} {month[:4]}"] = out.arrays[metric][
+            :, out.actors.index(code), m
+        ].astype(np.float64)
     cost = out.arrays["forgone_chip_usd"].astype(np.float64).sum(axis=(1, 2))
     cost += out.arrays["forgone_cloud_usd"].astype(np.float64).sum(axis=(1, 2))
     result["forgone_revenue_usd"] = cost
@@ -39,7 +41,13 @@ def run_one(scenario: str | Scenario, draws: int, seed: int) -> dict[str, Any]:
     return {
         "scenario": name,
         **{
-            key: dict(zip(("p10", "p50", "p90"), (float(x) for x in np.percentile(v, [10, 50, 90])), strict=True))
+            key: dict(
+                zip(
+                    ("p10", "p50", "p90"),
+                    (float(x) for x in np.percentile(v, [10, 50, 90])),
+                    strict=True,
+                )
+            )
             for key, v in values.items()
         },
     }
@@ -92,8 +100,10 @@ def grid(base: Scenario, channel_lever: tuple[str, str], actors: list[str], star
         for strength in strengths:
             name = f"{base.name}+{channel}.{lever}@{start}x{strength:g}"
             item = Intervention(
-                name=f"grid-{channel}-{lever}", channel=channel, lever=lever,  # type: ignore[arg-type]
+                name=f"grid-{channel}-{lever}", channel=channel, lever=lever,
                 actors=actors, start=dt.date.fromisoformat(start), strength=strength,
             )  # fmt: skip
-            out.append(base.model_copy(update={"name": name, "interventions": [*base.interventions, item]}))
+            out.append(
+                base.model_copy(update={"name": name, "interventions": [*base.interventions, item]})
+            )
     return out
