@@ -51,8 +51,14 @@ def _mid(month: np.datetime64) -> dt.date:
     return dt.date.fromisoformat(str(month) + "-15")
 
 
-def resolve_actors(selectors: list[str], actors: ActorSet, where: str) -> np.ndarray:
-    """Boolean mask over actors for selectors: all, all-but-CC, tier:N, hq:CC, or codes."""
+def resolve_actors(
+    selectors: list[str], actors: ActorSet, where: str, missing_ok: bool = False
+) -> np.ndarray:
+    """Boolean mask over actors for selectors: all, all-but-CC, tier:N, hq:CC, or codes.
+
+    ``missing_ok`` lets model data (provider policies, counter-measures) name actors that a
+    scenario with an actor subset does not simulate; scenario interventions stay strict.
+    """
     mask = np.zeros(actors.size, dtype=bool)
     for sel in selectors:
         if sel == "all":
@@ -60,6 +66,8 @@ def resolve_actors(selectors: list[str], actors: ActorSet, where: str) -> np.nda
         elif sel.startswith("all-but-"):
             keep = np.ones(actors.size, dtype=bool)
             for code in sel.removeprefix("all-but-").split("-"):
+                if code not in actors.codes and missing_ok:
+                    continue
                 if code not in actors.codes:
                     raise ScenarioError(f"{where}: actors: unknown actor {code!r} in {sel!r}")
                 keep[actors.index(code)] = False
@@ -71,6 +79,8 @@ def resolve_actors(selectors: list[str], actors: ActorSet, where: str) -> np.nda
             mask |= actors.diffusion_tier == int(tier)
         else:
             code = sel.removeprefix("hq:")
+            if code not in actors.codes and missing_ok:
+                continue
             if code not in actors.codes:
                 raise ScenarioError(
                     f"{where}: actors: unknown actor {sel!r}; use a code of "
@@ -112,12 +122,14 @@ def resolve_levers(scenario: Scenario, months: np.ndarray, actors: ActorSet) -> 
             end = dt.date.fromisoformat(str(item["end"])) if item.get("end") else None
             selectors, strength, classes = item["actors"], float(item["strength"]), None
             where = f"parameters.yaml: provider_policies[{name}]"
+            missing_ok = True
         else:
             name, channel, lever = item.name, item.channel, item.lever
             start, end, selectors = item.start, item.end, item.actors
             strength, classes = (item.strength or 0.0), item.chip_classes
             where = f"{label}: interventions[{i}] ({name!r})"
-        mask = resolve_actors(selectors, actors, where)
+            missing_ok = False
+        mask = resolve_actors(selectors, actors, where, missing_ok)
         active = np.array([start <= d and (end is None or d < end) for d in days])
         cell = active[:, None] & mask[None, :]
         keep = 1.0 - strength
@@ -387,7 +399,8 @@ def _simulate_chunk(
     access_cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     f32 = np.float32
-    store = {name: np.zeros((n_d, n_a, n_m), dtype=f32) for name in (
+    # written month by month as contiguous (M, D, A) slabs, then viewed as (D, A, M)
+    steps = {name: np.zeros((n_m, n_d, n_a), dtype=f32) for name in (
         "compute_h100e", "rented_h100e", "smuggled_h100e", "smuggled_units", "compliant_units",
         "domestic_units", "lost_h100e", "forgone_chip_usd", "mineral_loss_usd", "talent_share",
         "diaspora_share", "stock_smuggled", "stock_domestic", "stock_compliant", "trainable_h100e",
@@ -487,25 +500,26 @@ def _simulate_chunk(
         talent[:, us] -= leaving.sum(axis=1)
         talent = talent + leaving * p["visa_return_share"][:, None]
 
-        store["compute_h100e"][:, :, m] = own
-        store["rented_h100e"][:, :, m] = rented
-        store["smuggled_h100e"][:, :, m] = smuggled
-        store["smuggled_units"][:, :, m] = smuggled / frontier_unit
-        store["compliant_units"][:, :, m] = comp_units
-        store["domestic_units"][:, :, m] = dom_units
-        store["lost_h100e"][:, :, m] = lost
-        store["forgone_chip_usd"][:, :, m] = unsold * (1 - resold_share) * price[:, m : m + 1]
-        store["mineral_loss_usd"][:, :, m] = mineral_loss * price[:, m : m + 1]
-        store["talent_share"][:, :, m] = talent
-        store["diaspora_share"][:, :, m] = diaspora
-        store["stock_smuggled"][:, :, m] = k_smuggled
-        store["stock_domestic"][:, :, m] = k_domestic
-        store["stock_compliant"][:, :, m] = k_compliant
+        steps["compute_h100e"][m] = own
+        steps["rented_h100e"][m] = rented
+        steps["smuggled_h100e"][m] = smuggled
+        steps["smuggled_units"][m] = smuggled / frontier_unit
+        steps["compliant_units"][m] = comp_units
+        steps["domestic_units"][m] = dom_units
+        steps["lost_h100e"][m] = lost
+        steps["forgone_chip_usd"][m] = unsold * (1 - resold_share) * price[:, m : m + 1]
+        steps["mineral_loss_usd"][m] = mineral_loss * price[:, m : m + 1]
+        steps["talent_share"][m] = talent
+        steps["diaspora_share"][m] = diaspora
+        steps["stock_smuggled"][m] = k_smuggled
+        steps["stock_domestic"][m] = k_domestic
+        steps["stock_compliant"][m] = k_compliant
         # one training run cannot mix accelerator families: the largest run uses the larger of
         # the NVIDIA-family stock (however obtained) and the domestic (Ascend-class) stock
         # and H20-class chips (low TPP, high memory bandwidth) serve inference, not training
-        store["trainable_h100e"][:, :, m] = np.maximum(own - k_domestic - k_inference, k_domestic)
+        steps["trainable_h100e"][m] = np.maximum(own - k_domestic - k_inference, k_domestic)
 
+    store = {name: np.moveaxis(arr, 0, 2) for name, arr in steps.items()}
     return _derive(
         p, inputs, leak_u, policy, lev, actors, store, global_store, row_mask, us, years_2022, price
     )
