@@ -53,6 +53,11 @@ def run_one(scenario: str | Scenario, draws: int, seed: int) -> dict[str, Any]:
     }
 
 
+def run_batch(scenarios: list[str | Scenario], draws: int, seed: int) -> list[dict[str, Any]]:
+    """Several sweep tasks in one Dask task."""
+    return [run_one(scen, draws, seed) for scen in scenarios]
+
+
 def sweep(
     scenarios: Sequence[str | Scenario],
     *,
@@ -60,6 +65,7 @@ def sweep(
     seed: int = 20250513,
     scheduler: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    batch: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every scenario; on Dask when ``scheduler`` is given. Results in input order."""
     total = len(scenarios)
@@ -74,11 +80,23 @@ def sweep(
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = [client.submit(run_one, scen, draws, seed, pure=False) for scen in scenarios]
-        order = {f.key: i for i, f in enumerate(futures)}
+        # tasks of a fraction of a second are dominated by scheduling: send batches, about four
+        # per worker, so each worker also reuses its cached rules-engine evaluation
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        size = batch or max(1, total // (4 * workers))
+        batches = [list(range(i, min(total, i + size))) for i in range(0, total, size)]
+        futures = [
+            client.submit(run_batch, [scenarios[i] for i in idx], draws, seed, pure=False)
+            for idx in batches
+        ]
+        order = {f.key: k for k, f in enumerate(futures)}
         out: list[dict[str, Any] | None] = [None] * total
-        for done, future in enumerate(as_completed(futures), start=1):
-            out[order[future.key]] = future.result()
+        done = 0
+        for future in as_completed(futures):
+            idx = batches[order[future.key]]
+            for i, result in zip(idx, future.result(), strict=True):
+                out[i] = result
+            done += len(idx)
             if progress:
                 progress(done, total)
         return [r for r in out if r is not None]
