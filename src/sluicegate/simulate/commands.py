@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
@@ -77,7 +78,9 @@ def run_command(
     target = out_dir or Path("sluice-sim") / result.scenario.name
     summary = summarise(result)
     paths = write_outputs(result, target, summary)
-    table = Table(title=f"{result.scenario.name}: months behind the frontier (p50 [p10–p90])")
+    table = Table(
+        title=escape(f"{result.scenario.name}: months behind the frontier (p50 [p10–p90])")
+    )
     table.add_column("actor")
     years = [y for y in ("2025", "2027", "2030") if y in summary["actors"]["CN"]["lag_months"]]
     for year in years:
@@ -88,7 +91,7 @@ def run_command(
             table.add_row(
                 code,
                 *(
-                    f"{cells[y]['p50']:.1f} [{cells[y]['p10']:.1f}–{cells[y]['p90']:.1f}]"
+                    escape(f"{cells[y]['p50']:.1f} [{cells[y]['p10']:.1f}–{cells[y]['p90']:.1f}]")
                     for y in years
                 ),
             )
@@ -131,7 +134,9 @@ def compare_command(
         )
     except (ScenarioError, RulesEngineError, ValueError) as exc:
         _fail(exc)
-    table = Table(title=f"delay bought vs {result['reference']} (months, p50 [p10–p90]) and cost")
+    table = Table(
+        title=escape(f"delay bought vs {result['reference']} (months, p50 [p10–p90]) and cost")
+    )
     for col in (
         "policy",
         "actor",
@@ -145,7 +150,7 @@ def compare_command(
     for r in result["frontier"]:
         table.add_row(
             r["policy"], r["actor"],
-            f"{r[f'delay_months_{horizon}_p50']:.1f} [{r[f'delay_months_{horizon}_p10']:.1f}–{r[f'delay_months_{horizon}_p90']:.1f}]",
+            escape(f"{r[f'delay_months_{horizon}_p50']:.1f} [{r[f'delay_months_{horizon}_p10']:.1f}–{r[f'delay_months_{horizon}_p90']:.1f}]"),
             f"{r[f'mean_delay_{horizon - 4}_{horizon}_p50']:.1f}",
             f"{r['cost_usd_p50'] / 1e9:.1f}",
             "" if r["delay_months_per_10b_usd"] is None else f"{r['delay_months_per_10b_usd']:.2f}",
