@@ -44,8 +44,12 @@ def monte_carlo(draws: int, loop_sample: int) -> None:
     t0 = time.perf_counter()
     simulate_draw_by_draw(params, policy, levers, actors, 1, draws=list(range(loop_sample)))
     t_loop = (time.perf_counter() - t0) / loop_sample * draws
-    print(f"actors: {actors.size - 1} countries + rest of world; months: {len(months)}; draws: {draws}")
-    print(f"rules-engine policy table ({policy.engine}): {t_policy:.2f} s (once per regime set, cached)")
+    print(
+        f"actors: {actors.size - 1} countries + rest of world; months: {len(months)}; draws: {draws}"
+    )
+    print(
+        f"rules-engine policy table ({policy.engine}): {t_policy:.2f} s (once per regime set, cached)"
+    )
     print(f"parameter sampling: {t_sample:.2f} s")
     print(f"vectorised Monte Carlo: {t_vector:.2f} s  ({cells / t_vector:,.0f} draw·actor·months/s)"
           f"  target ≤ 5 s: {'met' if t_vector <= 5 else 'NOT met'}")  # fmt: skip

@@ -63,3 +63,14 @@ def test_compare_and_sensitivity_commands(tmp_path: Path) -> None:
 def test_list_shows_the_library() -> None:
     result = runner.invoke(app, ["simulate", "list"])
     assert result.exit_code == 0 and "diffusion-enforced-2025-05" in result.output
+
+
+def test_sweep_command_writes_results(tmp_path: Path) -> None:
+    out = tmp_path / "sweep.json"
+    result = runner.invoke(
+        app,
+        ["simulate", "sweep", "baseline", "tighter-h20-2024", "--draws", "3", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert [r["scenario"] for r in rows] == ["baseline", "tighter-h20-2024"]

@@ -639,6 +639,8 @@ def _derive(
         "compute_h100e": store["compute_h100e"],
         "compute_share": (own / own.sum(axis=1, keepdims=True)).astype(f32),
         "rented_h100e": store["rented_h100e"],
+        # inference capacity: every chip counts, H20-class included (not a capability measure)
+        "inference_h100e": (own + rented).astype(f32),
         "largest_run_ops": run.astype(f32),
         "largest_cluster_h100e": (share * trainable).astype(f32),
         "log10_effective_compute": (log_trained / ln10).astype(f32),

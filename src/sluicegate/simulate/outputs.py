@@ -33,6 +33,7 @@ ACTOR_METRICS = {
     "log10_best_model_cloud": "log10_best_cloud",
     "log10_best_model_weights": "log10_best_weights",
     "talent_share": "talent_share",
+    "inference_h100e": "inference_h100e",
     "distillation_months": "distillation_months",
 }
 FLOW_METRICS = ("smuggled_h100e", "compliant_units", "domestic_units", "lost_h100e")
