@@ -24,8 +24,9 @@ def fake_decide_frame(df: Any, *, regime: Any = None, reform: Any = None, **kwar
     return decide_frame_standin(df, regime=regime, reform=reform)
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def patched_rules() -> Iterator[None]:
+    """Patch per module and undo after it, so other capabilities' tests see the real engine."""
     mp = pytest.MonkeyPatch()
     mp.setattr(rules, "decide_frame", fake_decide_frame, raising=False)
     run_module._POLICY_CACHE.clear()
@@ -34,7 +35,7 @@ def patched_rules() -> Iterator[None]:
     run_module._POLICY_CACHE.clear()
 
 
-@pytest.fixture(scope="session")
-def baseline_run() -> Any:
+@pytest.fixture(scope="module")
+def baseline_run(patched_rules: None) -> Any:
     """The baseline at calibration size (shared by several test modules)."""
     return run_module.run_scenario("baseline", draws=200)

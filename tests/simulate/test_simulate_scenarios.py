@@ -87,3 +87,22 @@ def test_unknown_actor_is_reported_with_intervention(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ScenarioError, match="file not found"):
         load_scenario("does/not/exist.yaml")
+
+
+def test_domain_picks_chip_classes_and_cloud_lever(tmp_path: Path) -> None:
+    path = tmp_path / "domains.yaml"
+    path.write_text(
+        "base: baseline\ninterventions:\n"
+        "  - {name: t, channel: hardware, lever: access, domain: frontier-training, actors: [CN],"
+        " start: 2026-01-01, strength: 1}\n"
+        "  - {name: i, channel: hardware, lever: access, domain: inference, actors: [CN],"
+        " start: 2026-01-01, strength: 1}\n"
+        "  - {name: a, channel: cloud, domain: inference, actors: [CN], start: 2026-01-01,"
+        " strength: 0.5}\n",
+        encoding="utf-8",
+    )
+    items = {i.name: i for i in load_scenario(path).interventions}
+    assert items["t"].target_chip_classes() == ["frontier", "previous"]
+    assert items["i"].target_chip_classes() == ["compliant", "consumer"]
+    assert items["a"].lever == "api"
+    assert items["h20-is-informed-letters"].target_chip_classes() == ["compliant"]

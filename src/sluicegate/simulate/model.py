@@ -126,7 +126,7 @@ def resolve_levers(scenario: Scenario, months: np.ndarray, actors: ActorSet) -> 
         else:
             name, channel, lever = item.name, item.channel, item.lever
             start, end, selectors = item.start, item.end, item.actors
-            strength, classes = (item.strength or 0.0), item.chip_classes
+            strength, classes = (item.strength or 0.0), item.target_chip_classes()
             where = f"{label}: interventions[{i}] ({name!r})"
             missing_ok = False
         mask = resolve_actors(selectors, actors, where, missing_ok)

@@ -68,7 +68,9 @@ class Intervention(BaseModel):
     def _coherent(self) -> Intervention:
         levers = LEVERS[self.channel]
         if self.lever is None:
-            self.lever = levers[0]
+            # the domain picks the natural lever: API access is how inference is reached
+            inference_cloud = self.channel == "cloud" and self.domain == "inference"
+            self.lever = "api" if inference_cloud else levers[0]
         if self.lever not in levers:
             raise ValueError(
                 f"lever {self.lever!r} is not valid for channel {self.channel!r}; use one of {list(levers)}"
@@ -83,6 +85,20 @@ class Intervention(BaseModel):
         elif self.strength is None:
             raise ValueError(f"lever {self.lever!r} needs a strength between 0 and 1")
         return self
+
+    def target_chip_classes(self) -> list[str]:
+        """Chip classes a hardware 'access' lever restricts: explicit, else by domain.
+
+        frontier-training → frontier and previous-generation datacenter chips; inference →
+        China-compliant (H20-class) and consumer chips; all / biological → every class.
+        """
+        if self.chip_classes is not None:
+            return list(self.chip_classes)
+        if self.domain == "frontier-training":
+            return ["frontier", "previous"]
+        if self.domain == "inference":
+            return ["compliant", "consumer"]
+        return list(CHIP_CLASSES)
 
     def active(self, month: dt.date) -> bool:
         return self.start <= month and (self.end is None or month < self.end)
