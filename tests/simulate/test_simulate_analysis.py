@@ -64,3 +64,8 @@ def test_dask_local_cluster_gives_the_local_results() -> None:
     assert remote == local
     assert [r["scenario"] for r in remote][-1] == "tighter-h20-2024"
     assert np.isfinite(remote[0]["CN lag_months 2030"]["p50"])
+
+
+def test_compare_rejects_a_horizon_outside_the_run() -> None:
+    with pytest.raises(ValueError, match="horizon"):
+        compare(["baseline", "baseline"], draws=2, targets=("CN",), horizon_year=2040)

@@ -69,12 +69,21 @@ def compare(
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if len(loaded) < 2:
         raise ValueError("scenarios: give at least two scenarios (the first is the reference)")
+    spans = {(s.start, s.end, tuple(s.actors or ())) for s in loaded}
+    if len(spans) > 1:
+        raise ValueError("scenarios: compared scenarios must share start, end and actors")
     results = [run_reduced(s, _reducer(targets), draws=draws, seed=seed) for s in loaded]
     from sluicegate.simulate.policy import month_dates
 
     months = month_dates(loaded[0])
     month_text = [str(m) for m in months]
-    end = int(np.nonzero(months == np.datetime64(f"{horizon_year}-12", "M"))[0][0])
+    hits = np.nonzero(months == np.datetime64(f"{horizon_year}-12", "M"))[0]
+    if len(hits) == 0 or horizon_year - 4 < int(str(months[0])[:4]):
+        raise ValueError(
+            f"horizon: {horizon_year} must be a year whose December is simulated and at least "
+            f"four years after {months[0]} (the simulated range is {months[0]} to {months[-1]})"
+        )
+    end = int(hits[0])
     window = (months >= np.datetime64(f"{horizon_year - 4}-01", "M")) & (months <= months[end])
     ref = results[0]
     rows: list[dict[str, Any]] = []
