@@ -37,9 +37,12 @@ def monte_carlo(draws: int, loop_sample: int) -> None:
     params = sample_parameters(specs, draws, 1)
     t_sample = time.perf_counter() - t0
     simulate(sample_parameters(specs, 8, 2), policy, levers, actors, 2)  # warm-up
-    t0 = time.perf_counter()
-    out = simulate(params, policy, levers, actors, 1)
-    t_vector = time.perf_counter() - t0
+    times = []
+    for _ in range(3):  # the machine is shared: report the best and the median of three
+        t0 = time.perf_counter()
+        out = simulate(params, policy, levers, actors, 1)
+        times.append(time.perf_counter() - t0)
+    t_vector, t_median = min(times), sorted(times)[1]
     cells = draws * (actors.size - 1) * len(months)
     t0 = time.perf_counter()
     simulate_draw_by_draw(params, policy, levers, actors, 1, draws=list(range(loop_sample)))
@@ -53,8 +56,9 @@ def monte_carlo(draws: int, loop_sample: int) -> None:
     print(f"parameter sampling: {t_sample:.2f} s")
     print(f"vectorised Monte Carlo: {t_vector:.2f} s  ({cells / t_vector:,.0f} draw·actor·months/s)"
           f"  target ≤ 5 s: {'met' if t_vector <= 5 else 'NOT met'}")  # fmt: skip
+    print(f"  (median of three: {t_median:.2f} s)")
     print(f"draw-by-draw Python loop: {t_loop:.1f} s (extrapolated from {loop_sample} draws)")
-    print(f"speed-up vectorised vs loop: {t_loop / t_vector:.1f}×")
+    print(f"speed-up vectorised vs loop: {t_loop / t_median:.1f}× (median)")
     assert out.arrays["lag_months"].shape == (draws, actors.size, len(months))
 
 

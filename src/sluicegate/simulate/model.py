@@ -317,6 +317,19 @@ def _leak_uniforms(seed: int, draws: int, n_a: int, n_m: int) -> np.ndarray:
     return np.random.default_rng([seed, 7]).random((draws, n_a, n_m), dtype=np.float32)
 
 
+def _shift_log_by_draw(logx: np.ndarray, lag: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """log x(t - lag) for a lag that varies by draw only: (D, M) -> (D, 1, M)."""
+    n_m = logx.shape[-1]
+    target = np.arange(n_m, dtype=float)[None, :] - lag[:, None]
+    lo = np.clip(np.floor(target), 0, n_m - 1).astype(np.int64)
+    hi = np.clip(lo + 1, 0, n_m - 1)
+    frac = np.clip(target - lo, 0.0, 1.0)
+    low, high = np.take_along_axis(logx, lo, axis=1), np.take_along_axis(logx, hi, axis=1)
+    value = low + frac * (high - low)
+    value = np.where(target < 0, logx[:, :1] + target * slope[:, None], value)
+    return value[:, None, :]
+
+
 def _shift_log(logx: np.ndarray, lag: np.ndarray, slope: np.ndarray) -> np.ndarray:
     """log x(t - lag) along the last axis by linear interpolation; extrapolate before t=0.
 
@@ -593,14 +606,17 @@ def _derive(
     )
 
     api = lev.api.T[None, :, :]
-    log_api = _shift_log(log_frontier, p["api_lag_months"][col], slope)
+    log_api = _shift_log_by_draw(log_frontier, p["api_lag_months"], slope)
     log_distilled = np.minimum(
         log_api, log_trained + np.log(p["distillation_multiplier"][col]) * api
     )
     log_distilled = np.where(api > 0.01, np.maximum(log_trained, log_distilled), log_trained)
-    log_open = _shift_log(
-        log_frontier, p["open_weight_lag_months"][col] + lev.open_extra_lag.T[None, :, :], slope
-    )
+    if lev.open_extra_lag.any():
+        log_open = _shift_log(
+            log_frontier, p["open_weight_lag_months"][col] + lev.open_extra_lag.T[None, :, :], slope
+        )
+    else:
+        log_open = _shift_log_by_draw(log_frontier, p["open_weight_lag_months"], slope)
     hazard_year = (
         np.where(actors.diffusion_tier == 3, 1.0, 0.0)[None, :, None]
         * p["leak_hazard_targeted_per_year"][col]
@@ -615,7 +631,9 @@ def _derive(
     log_leak = np.maximum.accumulate(np.where(events, log_frontier[:, None, :], -np.inf), axis=2)
     deploy_access = (1 - lev.deploy_block.T[None, :, :]) * (api > 0.5)
     log_deploy = np.where(
-        deploy_access > 0.5, _shift_log(log_frontier, p["deploy_lag_months"][col], slope), -np.inf
+        deploy_access > 0.5,
+        _shift_log_by_draw(log_frontier, p["deploy_lag_months"], slope),
+        -np.inf,
     )
     log_weights = np.maximum(log_open, log_leak)
     log_capability = np.maximum(log_distilled, log_weights)
