@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sluicegate.simulate.model import simulate, simulate_draw_by_draw
 from sluicegate.simulate.run import run_scenario
+from sluicegate.simulate.scenario import Intervention, load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +92,24 @@ def test_open_weights_cap_the_lag(small: Any) -> None:
     lag = small.output.arrays["lag_months"].astype(float)
     cap = small.output.params["open_weight_lag_months"][:, None, None] + 0.6
     assert (lag <= cap).all()
+
+
+@settings(max_examples=6, deadline=None)
+@given(weak=st.floats(0.0, 0.5), extra=st.floats(0.05, 0.5))
+def test_stronger_chip_restriction_never_raises_target_compute(weak: float, extra: float) -> None:
+    """Property: tightening a hardware access lever on China never gives China more compute."""
+    base = load_scenario("baseline")
+
+    def with_strength(strength: float) -> Any:
+        item = Intervention(
+            name="extra", channel="hardware", lever="access", actors=["CN"],
+            start=dt.date(2026, 1, 1), strength=strength,
+        )  # fmt: skip
+        scenario = base.model_copy(update={"interventions": [*base.interventions, item]})
+        return run_scenario(scenario, draws=4, seed=9).output
+
+    low, high = with_strength(weak), with_strength(min(1.0, weak + extra))
+    cn = low.actors.index("CN")
+    assert (
+        high.arrays["compute_h100e"][:, cn, :] <= low.arrays["compute_h100e"][:, cn, :] * 1.000001
+    ).all()
