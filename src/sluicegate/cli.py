@@ -715,6 +715,13 @@ def _demo(orders: Path | None) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- other capabilities
+
+from sluicegate.simulate.commands import register as _register_simulate  # noqa: E402
+
+_register_simulate(app)
+
+
 def main() -> None:
     app()
 
