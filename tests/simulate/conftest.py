@@ -1,8 +1,8 @@
 """Fixtures for the simulator tests.
 
-The rules engine (sluicegate.rules.decide_frame) is written on another branch; these tests
-monkeypatch it with the simulator's stand-in so that the coupling (one synthetic table, decided
-by ``sluicegate.rules.decide_frame``) is exercised exactly as it will be with the real engine.
+The simulator's hardware channel asks the real rules engine (``sluicegate.rules.decide_frame``).
+These fixtures wrap it to record each call, so that tests can check the coupling (one synthetic
+table per group of months, the regime asked for) while the decisions stay the engine's own.
 """
 
 from __future__ import annotations
@@ -14,25 +14,31 @@ import pytest
 
 from sluicegate import rules
 from sluicegate.simulate import run as run_module
-from sluicegate.simulate.standin_rules import decide_frame_standin
 
 CALLS: list[dict[str, Any]] = []
+REAL_DECIDE_FRAME = rules.decide_frame
 
 
-def fake_decide_frame(df: Any, *, regime: Any = None, reform: Any = None, **kwargs: Any) -> Any:
+def recording_decide_frame(df: Any, *, regime: Any = None, reform: Any = None, **kwargs: Any) -> Any:
     CALLS.append({"rows": df.height, "regime": regime, "reform": reform})
-    return decide_frame_standin(df, regime=regime, reform=reform)
+    return REAL_DECIDE_FRAME(df, regime=regime, reform=reform, **kwargs)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def patched_rules() -> Iterator[None]:
-    """Patch per module and undo after it, so other capabilities' tests see the real engine."""
+    """Record engine calls per module and undo after it."""
     mp = pytest.MonkeyPatch()
-    mp.setattr(rules, "decide_frame", fake_decide_frame, raising=False)
+    mp.setattr(rules, "decide_frame", recording_decide_frame, raising=False)
     run_module._POLICY_CACHE.clear()
     yield
     mp.undo()
     run_module._POLICY_CACHE.clear()
+
+
+@pytest.fixture
+def rule_calls() -> list[dict[str, Any]]:
+    CALLS.clear()
+    return CALLS
 
 
 @pytest.fixture(scope="module")

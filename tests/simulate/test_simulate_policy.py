@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from conftest import CALLS
 
 from sluicegate.simulate.actors import load_actors
 from sluicegate.simulate.policy import (
@@ -19,7 +18,7 @@ from sluicegate.simulate.policy import (
     policy_table,
 )
 from sluicegate.simulate.scenario import load_scenario
-from sluicegate.simulate.standin_rules import decide_frame_standin
+from sluicegate.rules import decide_frame as real_decide_frame
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +27,15 @@ def actors() -> Any:
 
 
 def test_policy_calls_the_rules_engine_with_one_row_per_month_actor_class_buyer(
-    actors: Any,
+    actors: Any, rule_calls: list[dict[str, Any]]
 ) -> None:
     scenario = load_scenario("baseline")
     months = month_dates(scenario)[:48]
-    CALLS.clear()
     policy = policy_table(scenario, months, actors)
     assert policy.engine == "sluicegate.rules"
     controlled_months = int(np.sum(months >= np.datetime64("2022-10", "M")))
-    assert sum(c["rows"] for c in CALLS) == controlled_months * actors.size * 4 * 3
-    assert all(c["regime"] is None for c in CALLS)  # as it happened: by date
+    assert sum(c["rows"] for c in rule_calls) == controlled_months * actors.size * 4 * 3
+    assert all(c["regime"] is None for c in rule_calls)  # as it happened: by date
     cn = actors.index("CN")
     m_2022_06 = list(months).index(np.datetime64("2022-06", "M"))
     m_2024_06 = list(months).index(np.datetime64("2024-06", "M"))
@@ -48,12 +46,13 @@ def test_policy_calls_the_rules_engine_with_one_row_per_month_actor_class_buyer(
     assert policy.regime_ids[m_2024_06] == "us-2023-11-17"
 
 
-def test_diffusion_scenario_asks_for_the_diffusion_regime_and_reads_quota_caps(actors: Any) -> None:
+def test_diffusion_scenario_asks_for_the_diffusion_regime_and_reads_quota_caps(
+    actors: Any, rule_calls: list[dict[str, Any]]
+) -> None:
     scenario = load_scenario("diffusion-enforced-2025-05")
     months = month_dates(scenario)[:60]
-    CALLS.clear()
     policy = policy_table(scenario, months, actors)
-    regimes = {c["regime"] for c in CALLS}
+    regimes = {c["regime"] for c in rule_calls}
     assert "us-2025-01-13-ai-diffusion" in regimes and None in regimes
     m = list(months).index(np.datetime64("2025-06", "M"))
     india = actors.index("IN")
@@ -68,17 +67,16 @@ def test_diffusion_scenario_asks_for_the_diffusion_regime_and_reads_quota_caps(a
     assert policy.quota_caps_h100e[pool] == pytest.approx(49_901, rel=1e-3)
 
 
-def test_no_controls_makes_no_engine_call(actors: Any) -> None:
+def test_no_controls_makes_no_engine_call(actors: Any, rule_calls: list[dict[str, Any]]) -> None:
     scenario = load_scenario("no-controls-since-2022")
-    CALLS.clear()
     policy = policy_table(scenario, month_dates(scenario)[:30], actors)
-    assert CALLS == []
+    assert rule_calls == []
     assert (policy.codes == 0).all()
 
 
 def test_engine_error_rows_are_not_swallowed(actors: Any) -> None:
     def broken(df: pl.DataFrame, **kwargs: Any) -> pl.DataFrame:
-        out = decide_frame_standin(df, **kwargs)
+        out = real_decide_frame(df, **kwargs)
         return out.with_columns(
             pl.lit("item.chip").alias("error_field"), pl.lit("unknown chip").alias("error_message")
         )
@@ -90,7 +88,7 @@ def test_engine_error_rows_are_not_swallowed(actors: Any) -> None:
 
 def test_engine_must_return_one_row_per_input(actors: Any) -> None:
     def short(df: pl.DataFrame, **kwargs: Any) -> pl.DataFrame:
-        return decide_frame_standin(df, **kwargs).head(3)
+        return real_decide_frame(df, **kwargs).head(3)
 
     scenario = load_scenario("baseline")
     with pytest.raises(RulesEngineError, match="rows for"):
