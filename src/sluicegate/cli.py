@@ -15,6 +15,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+from sluicegate.screening.commands import register as _register_screening  # noqa: E402
+
+_register_screening(app)
 
 
 def main() -> None:

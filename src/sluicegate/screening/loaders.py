@@ -53,7 +53,7 @@ class LoadedList:
     entities: list[Entity]
     snapshot: str | None
     notes: list[str] = field(default_factory=list)
-    ownership: list[tuple[str, str, float]] = field(default_factory=list)
+    ownership: list[dict[str, object]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,8 +315,9 @@ def read_ofac(primary: Path, snapshot: str | None = None) -> LoadedList:
                 entity_aliases.append(Alias(name=aka, kind="aka"))
                 known.add(aka.casefold())
         entity_addresses = addresses.get(ent, [])
-        countries = sorted(
-            {a.country for a in entity_addresses if a.country and len(a.country) == 2}
+        # first listed address first: it is usually the seat (headquarters resolution uses it)
+        countries = list(
+            dict.fromkeys(a.country for a in entity_addresses if a.country and len(a.country) == 2)
         )
         programs = [p.strip() for p in (_none(row[3]) or "").strip("[]").split("] [") if p.strip()]
         parents = [
@@ -746,9 +747,10 @@ def read_entities_jsonl(path: Path, snapshot: str | None = None) -> LoadedList:
 
 
 def read_ownership(path: Path, snapshot: str | None = None) -> LoadedList:
-    """User ownership CSV: owner, owned, percent (0-100). Owners and owned are party ids or names."""
+    """User ownership CSV: owner, owned, percent (0-100), and optionally owner_headquarters,
+    owned_headquarters (ISO alpha-2). Owners and owned are party ids or listed names."""
     text = _read_text(path)
-    edges: list[tuple[str, str, float]] = []
+    edges: list[dict[str, object]] = []
     for line, row in _dict_rows(path, text):
         owner = (row.get("owner") or "").strip()
         owned = (row.get("owned") or "").strip()
@@ -766,7 +768,16 @@ def read_ownership(path: Path, snapshot: str | None = None) -> LoadedList:
             ) from exc
         if not 0 <= percent <= 100:
             raise ListLoadError(path, line, f"percent: {percent} is outside 0-100")
-        edges.append((owner, owned, percent))
+        edge: dict[str, object] = {"owner": owner, "owned": owned, "percent": percent}
+        for column in ("owner_headquarters", "owned_headquarters"):
+            value = (row.get(column) or "").strip().upper()
+            if value:
+                if country_code(value) is None or len(value) != 2:
+                    raise ListLoadError(
+                        path, line, f"{column}: {value!r} is not an ISO 3166-1 alpha-2 code"
+                    )
+                edge[column] = value
+        edges.append(edge)
     return LoadedList(str(path), "ownership-csv", [], snapshot, ownership=edges)
 
 

@@ -33,7 +33,8 @@ CANDIDATES_SCORED = 8  # at most this many ranked candidates get the full score
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
 VERY_RARE_DF = 8  # ... plus any word this rare
-MAX_COMMON_PROPOSALS = 300  # a query of common words only proposes at most this many names
+MAX_COMMON_PROPOSALS = 300
+MAX_EXACT_NAMES = 64  # names with exactly the query's words that are always scored  # a query of common words only proposes at most this many names
 CANDIDATE_MARGIN = 0.35  # ... or is within this of the best candidate's
 
 jaro_winkler = JaroWinkler.similarity
@@ -147,6 +148,7 @@ class NameIndex:
         self.names: list[IndexedName] = []
         self.postings: dict[str, list[int]] = {}
         self.joined_postings: dict[str, list[int]] = {}
+        self.word_set_postings: dict[str, list[int]] = {}
         for entity, text, kind, norm in raw:
             weights = tuple(self.idf(t) for t in norm.tokens)
             name_id = len(self.names)
@@ -166,6 +168,7 @@ class NameIndex:
             for token in set(norm.tokens):
                 self.postings.setdefault(token, []).append(name_id)
             self.joined_postings.setdefault(norm.joined, []).append(name_id)
+            self.word_set_postings.setdefault(self.names[-1].sorted_joined, []).append(name_id)
         self.deletes: dict[str, list[str]] = {}
         self.phonetic: dict[str, list[str]] = {}
         self.skeletons: dict[str, list[str]] = {}
@@ -317,7 +320,13 @@ class NameIndex:
         if not best:
             return []
         floor = max(CANDIDATE_FLOOR, best[0][0] - CANDIDATE_MARGIN)
-        return [name_id for score, name_id in best if score >= floor]
+        chosen = [name_id for score, name_id in best if score >= floor]
+        # every name with exactly the query's words is scored, however many share them
+        same_words = self.word_set_postings.get(query.sorted_joined)
+        if same_words:
+            chosen_set = set(chosen)
+            chosen.extend(i for i in same_words[:MAX_EXACT_NAMES] if i not in chosen_set)
+        return chosen
 
     def _posting_set(self, token: str) -> frozenset[int]:
         cached = self._posting_sets.get(token)
@@ -378,8 +387,8 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
         )
     qt, nt = query.tokens, name.tokens
     if query.sorted_joined == name.sorted_joined and sorted(qt) == sorted(nt):
-        pairs = [TokenPair(t, t, 1.0, "exact") for t in qt]
-        return NameScore(1.0, 1.0, 1.0, 1.0, string_sim, pairs, [], [], None)
+        exact_pairs = [TokenPair(t, t, 1.0, "exact") for t in qt]
+        return NameScore(1.0, 1.0, 1.0, 1.0, string_sim, exact_pairs, [], [], None)
     abjad = query.norm.abjad
     memo = query.memo
     candidates: list[tuple[float, int, int, str]] = []

@@ -219,7 +219,7 @@ class Screener:
             match = self._match(position, best_id, best, scored, norm, country, address, bands)
             if match.score >= bands.review:
                 matches.append(match)
-        matches.sort(key=lambda m: (-m.score, m.entity_id))
+        matches.sort(key=lambda m: (-m.score, -DECISION_ORDER[m.decision], m.entity_id))
         matches = matches[:MAX_MATCHES]
         decision: ScreeningDecision = "clear"
         for match in matches:

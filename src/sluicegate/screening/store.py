@@ -173,11 +173,13 @@ def merge(base: ListSet | None, loaded: list[LoadedList], origin: str) -> ListSe
         lists[code] = _list_meta(loaded, code, count)
     ownership = list(base.ownership if base else [])
     for item in loaded:
-        for owner, owned, percent in item.ownership:
-            ownership = [o for o in ownership if not (o["owner"] == owner and o["owned"] == owned)]
-            ownership.append(
-                {"owner": owner, "owned": owned, "percent": percent, "source": item.path}
-            )
+        for edge in item.ownership:
+            ownership = [
+                o
+                for o in ownership
+                if not (o["owner"] == edge["owner"] and o["owned"] == edge["owned"])
+            ]
+            ownership.append({**edge, "source": item.path})
     return ListSet(entities, lists, ownership, origin)
 
 
