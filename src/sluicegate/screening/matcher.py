@@ -29,13 +29,14 @@ TOKEN_MIN_SIMILARITY = 0.80  # below this, two tokens are not the same word
 SHORT_TOKEN_MIN_SIMILARITY = 0.88  # ... and for words of 4-5 letters, one edit is too many
 COMMON_SHARE = 0.004  # a token in more than this share of names is "common"
 SHORT_NAME_CHARS = 3  # names this short (joined) only match exactly
-CANDIDATES_SCORED = 8  # at most this many ranked candidates get the full score
+CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
 VERY_RARE_DF = 8  # ... plus any word this rare
-MAX_COMMON_PROPOSALS = 300
-MAX_EXACT_NAMES = 64  # names with exactly the query's words that are always scored  # a query of common words only proposes at most this many names
-CANDIDATE_MARGIN = 0.35  # ... or is within this of the best candidate's
+MAX_COMMON_PROPOSALS = 300  # a query of common words only proposes at most this many names
+MAX_WORD_PROPOSALS = 160  # one proposing word (with its near spellings) proposes at most this many
+MAX_EXACT_NAMES = 64  # names with exactly the query's words that are always scored
+CANDIDATE_MARGIN = 0.25  # ... or is within this of the best candidate's
 
 jaro_winkler = JaroWinkler.similarity
 levenshtein = Levenshtein.normalized_similarity
@@ -58,6 +59,7 @@ class IndexedName:
     sorted_joined: str
     weights: tuple[float, ...]
     total_weight: float
+    weighted: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -163,6 +165,7 @@ class NameIndex:
                     "".join(sorted(norm.tokens)),
                     weights,
                     sum(weights),
+                    tuple(zip(norm.tokens, weights, strict=True)),
                 )
             )
             for token in set(norm.tokens):
@@ -283,10 +286,14 @@ class NameIndex:
             if df > self.common_df or (rank >= PROPOSING_WORDS and df > VERY_RARE_DF):
                 continue
             rare_found = True
-            for token, _sim, _how in exp:
+            proposed = 0
+            for token, _sim, _how in exp:  # closest spellings first
                 postings = self.postings.get(token)
                 if postings and len(postings) <= self.common_df:
                     proposals.update(postings)
+                    proposed += len(postings)
+                    if proposed >= MAX_WORD_PROPOSALS:
+                        break
         if not rare_found:
             exact = sorted(
                 (self._posting_set(t) for t in query.tokens if t in self.postings), key=len
@@ -306,16 +313,18 @@ class NameIndex:
         qw = query.total_weight or 1.0
         ranked: list[tuple[float, int]] = []
         near_get = near.get
+        query_joined = query.joined
         for name_id in proposals:
             indexed = names[name_id]
             covered = 0.0
-            for token, weight in zip(indexed.tokens, indexed.weights, strict=True):
+            for token, weight in indexed.weighted:
                 hit = near_get(token)
                 if hit:
                     covered += hit * weight
-            if indexed.joined == query.joined:
-                covered = max(covered, qw)
-            ranked.append((covered / max(indexed.total_weight, qw), name_id))
+            if indexed.joined == query_joined and covered < qw:
+                covered = qw
+            total = indexed.total_weight
+            ranked.append((covered / (total if total > qw else qw), name_id))
         best = heapq.nlargest(CANDIDATES_SCORED, ranked)
         if not best:
             return []
