@@ -34,6 +34,7 @@ from sluicegate.screening.evaluation import (
     best_recall_at_precision,
     build_negatives,
     build_positives,
+    cross_script_report,
     metrics_at,
     per_kind_recall,
     run_screener,
@@ -44,6 +45,7 @@ from sluicegate.screening.store import bundle_path, read_set
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH = ROOT.parent / "shared" / "data" / "epoch-ai"
+PAIRS = ROOT.parent / "shared" / "data" / "watchman-cross-script-pairs" / "cross_script_pairs.csv"
 
 _WORKER: Screener | None = None
 
@@ -269,6 +271,14 @@ def main() -> None:
         f"(a pure-CPU loop scaled {calibration:.2f}x on {args.workers} processes at the same time: "
         f"the machine is shared)"
     )
+
+    if PAIRS.exists():
+        cross = cross_script_report(PAIRS)
+        print(
+            f"  cross-script pairs (moov-io/watchman fixture, Apache-2.0): {cross['reached_reference_min']}"
+            f"/{cross['pairs']} reach watchman's reference score; "
+            + ", ".join(f"{p['query']}→{p['expected']} {p['score']:.2f}" for p in cross["detail"])
+        )
 
     step = max(1, len(queries) // args.sample)
     sample = list(queries[::step])[: args.sample]

@@ -173,3 +173,17 @@ def test_screening_a_listed_name_always_finds_it(
         )
     }
     assert found & same_name, (name, entity.id, [m.entity_id for m in result.matches])
+
+
+def test_cross_script_pairs(shared_data) -> None:
+    from sluicegate.screening.evaluation import cross_script_report
+
+    report = cross_script_report(
+        shared_data / "watchman-cross-script-pairs" / "cross_script_pairs.csv"
+    )
+    scores = {p["query"]: p["score"] for p in report["detail"]}
+    assert scores["Владимир Путин"] == 1.0
+    assert scores["Александр Петров"] >= 0.85
+    assert scores["习近平"] >= 0.9  # syllables joined: xi jin ping = xi jinping
+    assert scores["أحمد حسن"] >= 0.85  # consonant skeletons
+    assert report["reached_reference_min"] >= 12

@@ -417,3 +417,30 @@ def evaluate(
         "per_kind_at_block": per_kind_recall(queries, results, block),
         "sweep": rows,
     }
+
+
+def cross_script_report(path: Path) -> dict[str, Any]:
+    """Score each labelled cross-script pair (moov-io/watchman fixture, Apache-2.0: query in
+    Arabic/Cyrillic/Han/Hangul/..., expected Latin name, the minimum score watchman's
+    embedding matcher reached) with sluicegate's scorer; report how many reach that minimum."""
+    from sluicegate.screening.matcher import NameIndex, score_name
+
+    with path.open(encoding="utf-8") as handle:
+        rows = [r for r in csv.reader(handle) if r and not r[0].startswith("#") and len(r) >= 3]
+    index = NameIndex([(i, r[1], "primary") for i, r in enumerate(rows)])
+    by_entity = {n.entity: n for n in index.names}
+    pairs: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        query = index.prepare(analyse(row[0]))
+        score = score_name(query, by_entity[i], index).score if i in by_entity else 0.0
+        pairs.append(
+            {
+                "query": row[0],
+                "expected": row[1],
+                "score": round(score, 3),
+                "reference_min": float(row[2]),
+                "script": sorted(query.norm.scripts),
+            }
+        )
+    reached = sum(1 for p in pairs if p["score"] >= p["reference_min"])
+    return {"pairs": len(pairs), "reached_reference_min": reached, "detail": pairs}

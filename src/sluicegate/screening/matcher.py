@@ -14,6 +14,7 @@ over the whole joined name. ``screener`` turns scores into matches and decisions
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ TOKEN_MIN_SIMILARITY = 0.80  # below this, two tokens are not the same word
 SHORT_TOKEN_MIN_SIMILARITY = 0.88  # ... and for words of 4-5 letters, one edit is too many
 COMMON_SHARE = 0.004  # a token in more than this share of names is "common"
 SHORT_NAME_CHARS = 3  # names this short (joined) only match exactly
+PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
@@ -353,6 +355,11 @@ class NameIndex:
         return out
 
 
+@functools.lru_cache(maxsize=100_000)
+def _phonetic(token: str) -> str:
+    return metaphone(token)
+
+
 def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
     if a == b:
         return 1.0, "exact"
@@ -365,6 +372,8 @@ def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
         return 0.0, ""
     sim = token_similarity(a, b)
     how = "jaro-winkler+levenshtein"
+    if sim < TOKEN_MIN_SIMILARITY and min(len(a), len(b)) >= 5 and _phonetic(a) == _phonetic(b):
+        sim, how = PHONETIC_SIMILARITY, "phonetic"  # aleksandr / alexander
     if abjad:
         sk = token_similarity(skeleton(a), skeleton(b)) * 0.95
         if sk > sim:
@@ -382,6 +391,20 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
     # short names and initials: exact only, otherwise they would match almost anything
     if len(name.joined) <= SHORT_NAME_CHARS or len(query.joined) <= SHORT_NAME_CHARS:
         exact = query.joined == name.joined
+        if not exact and query.norm.abjad and skeleton(name.joined) == query.joined:
+            # a short Hebrew/Arabic name written without vowels: משה = msh = moshe
+            skeleton_pairs = [TokenPair(query.joined, name.joined, 0.9, "skeleton")]
+            return NameScore(
+                0.9,
+                0.9,
+                0.9,
+                0.9,
+                string_sim,
+                skeleton_pairs,
+                [],
+                [],
+                "short-name: abjad consonant skeleton equal",
+            )
         short_pairs = [TokenPair(query.joined, name.joined, 1.0, "exact")] if exact else []
         return NameScore(
             1.0 if exact else 0.0,
@@ -436,9 +459,9 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
     token_score = (k * name_cov + query_cov) / (k + 1)
     score = 0.75 * token_score + 0.25 * string_sim
     rule = None
-    if string_sim >= 0.97 and string_sim > score:
+    if string_sim >= 0.97 and string_sim > score and len(qt) != len(nt):
         score = string_sim  # same letters, different spacing (xi jin ping / xi jinping)
-        rule = "joined: the names are the same once spaces are removed"
+        rule = "joined: the names (nearly) agree once spaces are removed"
     unmatched_q = [t for i, t in enumerate(qt) if i not in used_q]
     unmatched_n = [t for j, t in enumerate(nt) if j not in used_n]
     if rule is None and not rare_matched and (unmatched_q or unmatched_n):
