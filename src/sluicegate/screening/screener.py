@@ -225,7 +225,7 @@ class Screener:
         for match in matches:
             if DECISION_ORDER[match.decision] > DECISION_ORDER[decision]:
                 decision = match.decision
-        return ScreenResult(id=query_id, decision=decision, matches=matches)
+        return ScreenResult.model_construct(id=query_id, decision=decision, matches=matches)
 
     def rank(self, name: str, country: str | None = None) -> list[tuple[str, float]]:
         """(entity id, name score) best first, without explanations: the evaluation's path."""
@@ -328,7 +328,7 @@ class Screener:
             }
             for other_id, other in scored[1:6]
         ]
-        return Match(
+        return Match.model_construct(  # fields built here, already of the right types
             list=entity.list,
             entity_id=entity.id,
             name=entity.name,
