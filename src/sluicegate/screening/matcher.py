@@ -30,6 +30,9 @@ TOKEN_MIN_SIMILARITY = 0.80  # below this, two tokens are not the same word
 SHORT_TOKEN_MIN_SIMILARITY = 0.88  # ... and for words of 4-5 letters, one edit is too many
 COMMON_SHARE = 0.004  # a token in more than this share of names is "common"
 SHORT_NAME_CHARS = 3  # names this short (joined) only match exactly
+NGRAM_MIN_WORD = 6  # words this long also get a character-trigram index entry
+NGRAM_MIN_SHARE = 0.5  # ... and are looked up there when nothing closer exists
+NGRAM_MAX_POSTINGS = 2000  # trigrams in more words than this are too common to help
 PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
@@ -120,6 +123,11 @@ class Query:
     memo: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
 
+def _trigrams(token: str) -> set[str]:
+    padded = f"#{token}#"
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
 def _deletes(token: str) -> set[str]:
     return {token[:i] + token[i + 1 :] for i in range(len(token))}
 
@@ -177,6 +185,7 @@ class NameIndex:
         self.deletes: dict[str, list[str]] = {}
         self.phonetic: dict[str, list[str]] = {}
         self.skeletons: dict[str, list[str]] = {}
+        self.trigrams: dict[str, list[str]] = {}
         for token in df:
             if len(token) >= 4:
                 for variant in _deletes(token):
@@ -184,6 +193,9 @@ class NameIndex:
                 self.phonetic.setdefault(metaphone(token), []).append(token)
             if len(token) >= 3:
                 self.skeletons.setdefault(skeleton(token), []).append(token)
+            if len(token) >= NGRAM_MIN_WORD:
+                for gram in _trigrams(token):
+                    self.trigrams.setdefault(gram, []).append(token)
         self._expansions: dict[tuple[str, bool], list[tuple[str, float, str]]] = {}
         self._posting_sets: dict[str, frozenset[int]] = {}
 
@@ -217,6 +229,22 @@ class NameIndex:
                     sim = token_similarity(token, other)
                     if sim >= TOKEN_MIN_SIMILARITY:
                         out[other] = (sim, "jaro-winkler+levenshtein")
+        if not out and len(token) >= NGRAM_MIN_WORD:
+            # nothing within one edit or sharing a sound: words sharing most character
+            # trigrams (two or more edits apart: alexandros / alexander)
+            grams = _trigrams(token)
+            shared: dict[str, int] = {}
+            for gram in grams:
+                postings = self.trigrams.get(gram)
+                if postings and len(postings) <= NGRAM_MAX_POSTINGS:
+                    for other in postings:
+                        shared[other] = shared.get(other, 0) + 1
+            need = max(2, int(NGRAM_MIN_SHARE * len(grams)))
+            for other, count in shared.items():
+                if count >= need:
+                    sim = token_similarity(token, other)
+                    if sim >= TOKEN_MIN_SIMILARITY:
+                        out[other] = (sim, "trigrams+jaro-winkler")
         if abjad and len(token) >= 2:
             for other in self.skeletons.get(skeleton(token), ()):
                 if other not in out:
