@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from rigour.text.phonetics import metaphone
 
@@ -34,6 +35,7 @@ NGRAM_MIN_WORD = 6  # words this long also get a character-trigram index entry
 NGRAM_MIN_SHARE = 0.5  # ... and are looked up there when nothing closer exists
 NGRAM_MAX_POSTINGS = 2000  # trigrams in more words than this are too common to help
 PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
+RANKED_WORDS = 12  # words per name used to rank candidates (scoring uses all)
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
@@ -198,6 +200,17 @@ class NameIndex:
                     self.trigrams.setdefault(gram, []).append(token)
         self._expansions: dict[tuple[str, bool], list[tuple[str, float, str]]] = {}
         self._posting_sets: dict[str, frozenset[int]] = {}
+        # dense per-name word ids and weights for vectorised ranking (first RANKED_WORDS words)
+        self.vocab_id = {token: i for i, token in enumerate(df)}
+        blank = len(self.vocab_id)
+        self._name_words = np.full((len(self.names), RANKED_WORDS), blank, dtype=np.int32)
+        self._name_word_weights = np.zeros((len(self.names), RANKED_WORDS), dtype=np.float64)
+        for name_id, indexed in enumerate(self.names):
+            for j, (token, weight) in enumerate(indexed.weighted[:RANKED_WORDS]):
+                self._name_words[name_id, j] = self.vocab_id[token]
+                self._name_word_weights[name_id, j] = weight
+        self._name_totals = np.array([n.total_weight for n in self.names], dtype=np.float64)
+        self._sim_buffer = np.zeros(blank + 1, dtype=np.float64)
 
     # ------------------------------------------------------------------ weights and tokens
 
@@ -339,32 +352,37 @@ class NameIndex:
         proposals.update(self.joined_postings.get(query.joined, ()))
         if not proposals:
             return []
-        names = self.names
         qw = query.total_weight or 1.0
-        ranked: list[tuple[float, int]] = []
-        near_get = near.get
-        query_joined = query.joined
-        for name_id in proposals:
-            indexed = names[name_id]
-            covered = 0.0
-            for token, weight in indexed.weighted:
-                hit = near_get(token)
-                if hit:
-                    covered += hit * weight
-            if indexed.joined == query_joined and covered < qw:
-                covered = qw
-            total = indexed.total_weight
-            ranked.append((covered / (total if total > qw else qw), name_id))
-        best = heapq.nlargest(CANDIDATES_SCORED, ranked)
-        if not best:
-            return []
-        floor = max(CANDIDATE_FLOOR, best[0][0] - CANDIDATE_MARGIN)
-        chosen = [name_id for score, name_id in best if score >= floor]
-        # every name with exactly the query's words is scored, however many share them
-        same_words = self.word_set_postings.get(query.sorted_joined)
-        if same_words:
-            chosen_set = set(chosen)
-            chosen.extend(i for i in same_words[:MAX_EXACT_NAMES] if i not in chosen_set)
+        # rank in one vectorised pass: similarity of each name word to the query (0 when the
+        # word is not near any query word), times its weight, summed per name
+        sims = self._sim_buffer
+        vocab_id = self.vocab_id
+        touched = [vocab_id[token] for token in near]
+        sims[touched] = list(near.values())
+        ids = np.fromiter(proposals, dtype=np.int32, count=len(proposals))
+        covered = (sims[self._name_words[ids]] * self._name_word_weights[ids]).sum(axis=1)
+        sims[touched] = 0.0
+        scores = covered / np.maximum(self._name_totals[ids], qw)
+        if len(ids) > CANDIDATES_SCORED:
+            top = np.argpartition(-scores, CANDIDATES_SCORED)[:CANDIDATES_SCORED]
+        else:
+            top = np.arange(len(ids))
+        order = top[np.argsort(-scores[top], kind="stable")]
+        best_score = float(scores[order[0]])
+        floor = max(CANDIDATE_FLOOR, best_score - CANDIDATE_MARGIN)
+        chosen = [int(ids[i]) for i in order if scores[i] >= floor]
+        # every name with exactly the query's words, or its letters, is scored however many
+        # names share them
+        chosen_set = set(chosen)
+        for extra in (
+            self.word_set_postings.get(query.sorted_joined),
+            self.joined_postings.get(query.joined),
+        ):
+            if extra:
+                for name_id in extra[:MAX_EXACT_NAMES]:
+                    if name_id not in chosen_set:
+                        chosen.append(name_id)
+                        chosen_set.add(name_id)
         return chosen
 
     def _posting_set(self, token: str) -> frozenset[int]:
