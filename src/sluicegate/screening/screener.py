@@ -65,10 +65,18 @@ class Bands(BaseModel):
 
 def default_bands() -> Bands:
     """Bands from SLUICE_SCREEN_BLOCK / SLUICE_SCREEN_REVIEW when set, else the defaults."""
+    return _bands_from(
+        os.environ.get("SLUICE_SCREEN_BLOCK"), os.environ.get("SLUICE_SCREEN_REVIEW")
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _bands_from(block: str | None, review: str | None) -> Bands:
     values: dict[str, float] = {}
-    for key, env in (("block", "SLUICE_SCREEN_BLOCK"), ("review", "SLUICE_SCREEN_REVIEW")):
-        if os.environ.get(env):
-            values[key] = float(os.environ[env])
+    if block:
+        values["block"] = float(block)
+    if review:
+        values["review"] = float(review)
     return Bands(**values)
 
 
@@ -225,7 +233,7 @@ class Screener:
         for match in matches:
             if DECISION_ORDER[match.decision] > DECISION_ORDER[decision]:
                 decision = match.decision
-        return ScreenResult.model_construct(id=query_id, decision=decision, matches=matches)
+        return ScreenResult(id=query_id, decision=decision, matches=matches)
 
     def rank(self, name: str, country: str | None = None) -> list[tuple[str, float]]:
         """(entity id, name score) best first, without explanations: the evaluation's path."""
@@ -328,7 +336,7 @@ class Screener:
             }
             for other_id, other in scored[1:6]
         ]
-        return Match.model_construct(  # fields built here, already of the right types
+        return Match(
             list=entity.list,
             entity_id=entity.id,
             name=entity.name,
