@@ -95,7 +95,7 @@ def scripts_of(text: str) -> frozenset[str]:
     return frozenset(s for s in text_scripts(text) if s not in ("Common", "Inherited"))
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=50_000)
 def analyse(name: str) -> NormalisedName:
     """Normalise one name. Never raises on odd text; may return no tokens."""
     text = name.casefold()
