@@ -721,6 +721,10 @@ from sluicegate.simulate.commands import register as _register_simulate  # noqa:
 
 _register_simulate(app)
 
+from sluicegate.screening.commands import register as _register_screening  # noqa: E402
+
+_register_screening(app)
+
 
 def main() -> None:
     app()
