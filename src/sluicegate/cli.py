@@ -106,7 +106,9 @@ def _iter_records(source: str) -> Any:
             handle.close()
 
 
-def _decide_command(source: str, regime: str | None, reform: str | None, trace: bool) -> int:
+def _decide_command(
+    source: str, regime: str | None, reform: str | None, trace: bool, screen: bool = False
+) -> int:
     from sluicegate.rules import DecisionRequestError, decide_stream
 
     if source != "-" and not Path(source).is_file():
@@ -114,10 +116,17 @@ def _decide_command(source: str, regime: str | None, reform: str | None, trace: 
         return EXIT_INVALID
     out = sys.stdout
     invalid = 0
+
+    def decide(records: Any) -> Any:
+        return decide_stream(records, regime=regime, reform=reform, trace=trace)
+
+    decisions: Any = decide(_iter_records(source))
+    if screen:
+        from sluicegate.screening.decisions import decide_and_screen
+
+        decisions = decide_and_screen(_iter_records(source), decide)
     try:
-        for decision in decide_stream(
-            _iter_records(source), regime=regime, reform=reform, trace=trace
-        ):
+        for decision in decisions:
             invalid += "error" in decision
             out.write(json.dumps(decision, ensure_ascii=False) + "\n")
     except DecisionRequestError as exc:
@@ -140,6 +149,15 @@ def decide(
     trace: Annotated[
         bool, typer.Option("--trace/--no-trace", help="Include the rule trace.")
     ] = True,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Screen each consignee against the restricted-party lists "
+            "(fills `screening`; a block requires a licence as the list says) and take "
+            "headquarters from the party graph for consignees naming a `party`.",
+        ),
+    ] = False,
 ) -> None:
     """Decide transactions (contract §1): one JSON decision per input record, in input order.
 
@@ -151,7 +169,7 @@ def decide(
 
     Exit 0 when every record was valid, 2 when any was invalid (its line holds the error).
     """
-    raise typer.Exit(_guard(lambda: _decide_command(source, regime, reform, trace)))
+    raise typer.Exit(_guard(lambda: _decide_command(source, regime, reform, trace, screen)))
 
 
 def _guard(fn: Any) -> int:

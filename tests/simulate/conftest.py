@@ -19,7 +19,9 @@ CALLS: list[dict[str, Any]] = []
 REAL_DECIDE_FRAME = rules.decide_frame
 
 
-def recording_decide_frame(df: Any, *, regime: Any = None, reform: Any = None, **kwargs: Any) -> Any:
+def recording_decide_frame(
+    df: Any, *, regime: Any = None, reform: Any = None, **kwargs: Any
+) -> Any:
     CALLS.append({"rows": df.height, "regime": regime, "reform": reform})
     return REAL_DECIDE_FRAME(df, regime=regime, reform=reform, **kwargs)
 

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from sluicegate.rules import decide_frame as real_decide_frame
 from sluicegate.simulate.actors import load_actors
 from sluicegate.simulate.policy import (
     ACCESS_CODES,
@@ -18,7 +19,6 @@ from sluicegate.simulate.policy import (
     policy_table,
 )
 from sluicegate.simulate.scenario import load_scenario
-from sluicegate.rules import decide_frame as real_decide_frame
 
 
 @pytest.fixture(scope="module")
