@@ -188,11 +188,8 @@ class Ctx:
         return self.in_groups("hq", groups, extra) & self.in_groups("uphq", groups, extra)
 
     def country_is(self, column: str, code: str) -> np.ndarray:
-        return (
-            self.in_groups(column, (), (code,))
-            if code != "HK"
-            else self.cols[column] == countries().index["HK"]
-        )
+        """The country in ``column`` is ``code`` (as the EAR reads it: CN includes HK)."""
+        return self.in_groups(column, (), (code,))
 
     # item, transaction ------------------------------------------------
     def _member(self, values: np.ndarray, codes: list[int], size: int) -> np.ndarray:
