@@ -15,6 +15,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+from sluicegate.ledger.commands import register as _register_ledger  # noqa: E402
+
+_register_ledger(app)
 
 
 def main() -> None:
