@@ -653,7 +653,7 @@ class Ledger:
             connection.rollback()
         if pool is not None and not rows:
             raise LedgerInputError("pool", f"unknown pool {pool!r}")
-        if consignee is not None and not rows:
+        if consignee is not None and not rows and location is None:
             raise LedgerInputError("consignee", f"no pool holds anything for {consignee!r}")
         out = []
         for row in rows:
