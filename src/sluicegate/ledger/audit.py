@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from sluicegate import __version__
+from sluicegate.ledger import sql
 from sluicegate.ledger.schema import GENESIS_HASH, audit_head, audit_log, pools
 
 EXPORT_FIELDS = [
@@ -66,13 +67,28 @@ def canonical_json(value: Any) -> str:
     )
 
 
+HASHED_FIELDS = [
+    "seq",
+    "recorded_at",
+    "kind",
+    "actor",
+    "reservation_id",
+    "consignee",
+    "regime_id",
+    "regime_hash",
+    "reform_hash",
+    "software_version",
+]
+
+
 def record_hash(prev_hash: str, record: dict[str, Any]) -> str:
-    """SHA-256 of the previous hash and the canonical JSON of the record (event parsed)."""
-    body = {k: record.get(k) for k in EXPORT_FIELDS if k not in {"hash", "prev_hash"}}
-    event = body["event"]
-    if isinstance(event, str):
-        body["event"] = json.loads(event)
-    payload = prev_hash + "\n" + canonical_json(body)
+    """SHA-256 over the previous hash, the canonical JSON of the record's fields and the event's
+    canonical JSON text exactly as stored (so any edit of the stored event breaks the hash)."""
+    envelope = canonical_json({k: record.get(k) for k in HASHED_FIELDS})
+    event = record["event"]
+    if not isinstance(event, str):
+        event = canonical_json(event)
+    payload = prev_hash + "\n" + envelope + "\n" + event
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -85,7 +101,7 @@ class AuditEntry:
     """One event to append (the chain fields are filled by ``append``)."""
 
     kind: str
-    event: dict[str, Any]
+    event: dict[str, Any] | str  # an object, or its canonical JSON text
     actor: str
     reservation_id: str | None = None
     consignee: str | None = None
@@ -104,14 +120,15 @@ def append(
     Call it last in a transaction to keep the lock short."""
     if not entries:
         return -1
-    head = connection.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
-    seq, prev = int(head.seq), str(head.hash)
+    if connection.dialect.name == "postgresql":
+        return _append_postgresql(connection, entries, recorded_at or now_iso())
+    head = sql.run(connection, "head_lock").fetchone()
+    seq, prev = int(head[0]), str(head[1])
     stamp = recorded_at or now_iso()
     rows = []
     for entry in entries:
         seq += 1
+        event = entry.event if isinstance(entry.event, str) else canonical_json(entry.event)
         record = {
             "seq": seq,
             "recorded_at": stamp,
@@ -119,7 +136,7 @@ def append(
             "actor": entry.actor,
             "reservation_id": entry.reservation_id,
             "consignee": entry.consignee,
-            "event": canonical_json(entry.event),
+            "event": event,
             "regime_id": entry.regime_id,
             "regime_hash": entry.regime_hash,
             "reform_hash": entry.reform_hash,
@@ -128,8 +145,43 @@ def append(
         record["prev_hash"] = prev
         record["hash"] = prev = record_hash(prev, record)
         rows.append(record)
-    connection.execute(audit_log.insert(), rows)
-    connection.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+    sql.run(connection, "audit_insert", rows if len(rows) > 1 else rows[0])
+    sql.run(connection, "head_move", {"seq": seq, "hash": prev})
+    return seq
+
+
+def envelope_parts(record: dict[str, Any]) -> tuple[str, str]:
+    """The canonical JSON of a record's hashed fields, split around the value of ``seq``:
+    ``prefix + str(seq) + suffix`` equals ``canonical_json({k: record[k] for k in
+    HASHED_FIELDS})``. Lets PostgreSQL compute the hash once it has taken the next seq."""
+    before = {k: record.get(k) for k in HASHED_FIELDS if k < "seq"}
+    after = {k: record.get(k) for k in HASHED_FIELDS if k > "seq"}
+    prefix = canonical_json(before)[:-1] + ',"seq":'
+    suffix = "," + canonical_json(after)[1:]
+    return prefix, suffix
+
+
+def _append_postgresql(connection: Connection, entries: list[AuditEntry], stamp: str) -> int:
+    """One round trip per record: lock the head, compute the same SHA-256 as ``record_hash``
+    in SQL, insert the record and move the head. The head lock is held until commit, so this
+    is the serial part of every write; it is kept to a single statement."""
+    seq = -1
+    for entry in entries:
+        event = entry.event if isinstance(entry.event, str) else canonical_json(entry.event)
+        record = {
+            "recorded_at": stamp,
+            "kind": entry.kind,
+            "actor": entry.actor,
+            "reservation_id": entry.reservation_id,
+            "consignee": entry.consignee,
+            "event": event,
+            "regime_id": entry.regime_id,
+            "regime_hash": entry.regime_hash,
+            "reform_hash": entry.reform_hash,
+            "software_version": __version__,
+        }
+        record["prefix"], record["suffix"] = envelope_parts(record)
+        seq = int(sql.run(connection, "audit_append_pg", record).fetchone()[0])
     return seq
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection
 
-from sluicegate.ledger.schema import pools
+from sluicegate.ledger import sql
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,6 @@ class LockedQuotaBook:
 
     def __init__(self, connection: Connection, *, now: str, attrition_frees: bool) -> None:
         self._connection = connection
-        self._postgres = connection.dialect.name == "postgresql"
         self._now = now
         self._attrition_frees = attrition_frees
         self.seen: dict[str, float] = {}
@@ -67,30 +64,27 @@ class LockedQuotaBook:
         row = self._lock(pool)
         if row is None:
             parts = parse_pool(pool)
-            values = {
-                "key": pool,
-                "kind": parts.kind,
-                "consignee": parts.consignee,
-                "country": parts.country,
-                "period": parts.period,
-                "used": 0.0,
-                "attrition": 0.0,
-                "updated_at": self._now,
-            }
-            insert = (pg_insert if self._postgres else sqlite_insert)(pools).values(**values)
-            self._connection.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
+            sql.run(
+                self._connection,
+                "pool_create",
+                {
+                    "key": pool,
+                    "kind": parts.kind,
+                    "consignee": parts.consignee,
+                    "country": parts.country,
+                    "period": parts.period,
+                    "now": self._now,
+                },
+            )
             row = self._lock(pool)
             assert row is not None
-        used, lost = float(row.used), float(row.attrition)
-        value = used - lost if (self._attrition_frees and row.kind == "nveu") else used
+        used, lost, kind = float(row[0]), float(row[1]), row[2]
+        value = used - lost if (self._attrition_frees and kind == "nveu") else used
         self.seen[pool] = value
         return value
 
     def _lock(self, pool: str) -> Any:
-        query = select(pools.c.used, pools.c.attrition, pools.c.kind).where(pools.c.key == pool)
-        if self._postgres:
-            query = query.with_for_update()
-        return self._connection.execute(query).one_or_none()
+        return sql.run(self._connection, "pool_lock", {"key": pool}).fetchone()
 
 
 class SnapshotQuotaBook:

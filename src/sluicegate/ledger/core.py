@@ -23,12 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sluicegate.ledger import audit
+from sluicegate.ledger import audit, sql
 from sluicegate.ledger.book import LockedQuotaBook, SnapshotQuotaBook, parse_pool
 from sluicegate.ledger.database import (
+    WriterQueue,
     check_ready,
     database_url,
     describe,
@@ -42,7 +43,6 @@ from sluicegate.ledger.schema import (
     deployments,
     draws,
     pools,
-    requests,
     reservations,
 )
 from sluicegate.ledger.settings import load_settings
@@ -142,6 +142,7 @@ class Ledger:
         if path is not None and not path.parent.exists():
             raise DatabaseNotReady("database_url", f"directory {path.parent} does not exist")
         self.engine = make_engine(self.url)
+        self._queue = WriterQueue(self.url)
         try:
             check_ready(self.engine, self.url, create=create)
         except Exception:
@@ -150,6 +151,7 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._queue.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -157,8 +159,10 @@ class Ledger:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _transaction(self, work: Any) -> Any:
-        return run_transaction(self.engine, work, self.settings.transaction_retries)
+    def _transaction(self, work: Any, *, pipeline: bool = False) -> Any:
+        return run_transaction(
+            self.engine, work, self.settings.transaction_retries, self._queue, pipeline=pipeline
+        )
 
     # ------------------------------------------------------------------ reserve
     def reserve(
@@ -205,7 +209,9 @@ class Ledger:
 
         for _ in range(3):
             try:
-                return self._transaction(work)
+                # Every statement of the reserve path is raw SQL read with fetch*(), so it can
+                # run in psycopg pipeline mode (see database._pipelined).
+                return self._transaction(work, pipeline=True)
             except _Replay as replay:
                 return replay.response
             except IntegrityError:
@@ -228,26 +234,19 @@ class Ledger:
     ) -> list[dict[str, Any]]:
         now = audit.now_iso()
         if idempotency_key is not None:
-            stored = connection.execute(
-                select(requests.c.request_hash, requests.c.response).where(
-                    requests.c.idempotency_key == idempotency_key
-                )
-            ).one_or_none()
+            stored = sql.run(connection, "request_get", {"key": idempotency_key}).fetchone()
             if stored is not None:
-                if stored.request_hash != request_hash:
+                if stored[0] != request_hash:
                     raise LedgerInputError(
                         "idempotency_key",
                         f"{idempotency_key!r} was already used for a different request",
                     )
-                raise _Replay(json.loads(stored.response))
+                raise _Replay(json.loads(stored[1]))
             # Claim the key first: a concurrent retry blocks here until we commit.
-            connection.execute(
-                requests.insert().values(
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    response="[]",
-                    created_at=now,
-                )
+            sql.run(
+                connection,
+                "request_claim",
+                {"key": idempotency_key, "hash": request_hash, "now": now},
             )
 
         book = LockedQuotaBook(
@@ -283,9 +282,9 @@ class Ledger:
 
         counters = self.settings.counter_pool_kinds
         running: dict[str, float] = {}
-        reservation_rows, draw_rows, entries = [], [], []
+        reservation_rows: list[dict[str, Any]] = []
+        draw_rows: list[dict[str, Any]] = []
         for i, (record, decision) in enumerate(zip(records, results, strict=True)):
-            consignee = consignee_key(record)
             date = str(record.get("date"))[:10]
             destination = str(record.get("destination") or "").upper() or None
             for position, draw in enumerate(by_index[i]):
@@ -294,24 +293,25 @@ class Ledger:
                     running[pool] = book.used(pool)  # locks it if the engine did not ask
                 running[pool] += draw["amount"]
                 limit = draw["limit"]
-                kind = parse_pool(pool).kind
-                if limit is not None and kind not in counters and running[pool] > limit + 1e-6:
-                    # Defence in depth: the engine decides, but the ledger never commits an
-                    # overshoot, whatever the engine said.
-                    raise RuntimeError(
-                        f"refusing to commit: pool {pool} would hold {running[pool]:g} "
-                        f"over its limit {limit:g}"
-                    )
-                connection.execute(
-                    update(pools)
-                    .where(pools.c.key == pool)
-                    .values(
-                        used=pools.c.used + draw["amount"],
-                        limit_tpp=limit if limit is not None else pools.c.limit_tpp,
-                        limit_as_of=date,
-                        country=func.coalesce(pools.c.country, destination),
-                        updated_at=now,
-                    )
+                if limit is not None and running[pool] > limit + 1e-6:
+                    if parse_pool(pool).kind not in counters:
+                        # Defence in depth: the engine decides, but the ledger never commits
+                        # an overshoot, whatever the engine said.
+                        raise RuntimeError(
+                            f"refusing to commit: pool {pool} would hold {running[pool]:g} "
+                            f"over its limit {limit:g}"
+                        )
+                sql.run(
+                    connection,
+                    "pool_draw",
+                    {
+                        "key": pool,
+                        "amount": draw["amount"],
+                        "limit_tpp": limit,
+                        "as_of": date,
+                        "country": destination,
+                        "now": now,
+                    },
                 )
                 draw_rows.append(
                     {
@@ -323,19 +323,19 @@ class Ledger:
                     }
                 )
             decision["reservation"] = {"id": ids[i], "state": "held"}
-            regime_id = (decision.get("regime") or {}).get("id")
+            tpp_total = decision.get("tpp_total")
             reservation_rows.append(
                 {
                     "id": ids[i],
                     "idempotency_key": idempotency_key,
                     "transaction_id": None if record.get("id") is None else str(record["id"]),
-                    "consignee": consignee,
+                    "consignee": consignee_key(record),
                     "destination": destination,
                     "date": date,
-                    "regime_id": regime_id,
+                    "regime_id": (decision.get("regime") or {}).get("id"),
                     "authorization": decision.get("authorization"),
                     "state": "held",
-                    "tpp_total": decision.get("tpp_total"),
+                    "tpp_total": None if tpp_total is None else float(tpp_total),
                     "transaction_json": audit.canonical_json(record),
                     "decision_json": audit.canonical_json(decision),
                     "actor": actor,
@@ -343,42 +343,57 @@ class Ledger:
                     "updated_at": now,
                 }
             )
-        connection.execute(reservations.insert(), reservation_rows)
+        sql.run(
+            connection,
+            "reservation_insert",
+            reservation_rows if len(reservation_rows) > 1 else reservation_rows[0],
+        )
         if draw_rows:
-            connection.execute(draws.insert(), draw_rows)
+            sql.run(connection, "draw_insert", draw_rows if len(draw_rows) > 1 else draw_rows[0])
 
+        entries = []
         for i, (record, decision) in enumerate(zip(records, results, strict=True)):
+            row = reservation_rows[i]
             if decision.get("authorization") == "UVEU":
                 self._uveu_deployment(connection, ids[i], record, decision)
-                connection.execute(
-                    update(reservations)
-                    .where(reservations.c.id == ids[i])
-                    .values(decision_json=audit.canonical_json(decision))
+                row["decision_json"] = audit.canonical_json(decision)
+                sql.run(
+                    connection,
+                    "reservation_decision",
+                    {"id": ids[i], "decision_json": row["decision_json"]},
                 )
-            regime_id = reservation_rows[i]["regime_id"]
+            # The event is canonical JSON of {decision, draws, idempotency_key, reservation_id,
+            # transaction}, assembled from the texts already rendered (keys in sorted order).
+            event = (
+                '{"decision":'
+                + row["decision_json"]
+                + ',"draws":'
+                + audit.canonical_json(by_index[i])
+                + ',"idempotency_key":'
+                + audit.canonical_json(idempotency_key)
+                + ',"reservation_id":'
+                + audit.canonical_json(ids[i])
+                + ',"transaction":'
+                + row["transaction_json"]
+                + "}"
+            )
             entries.append(
                 audit.AuditEntry(
                     kind="reserve",
                     actor=actor,
                     reservation_id=ids[i],
-                    consignee=reservation_rows[i]["consignee"],
-                    regime_id=regime_id,
-                    regime_hash=regime_hash(regime_id),
+                    consignee=row["consignee"],
+                    regime_id=row["regime_id"],
+                    regime_hash=regime_hash(row["regime_id"]),
                     reform_hash=reform_hash,
-                    event={
-                        "reservation_id": ids[i],
-                        "idempotency_key": idempotency_key,
-                        "transaction": record,
-                        "decision": decision,
-                        "draws": by_index[i],
-                    },
+                    event=event,
                 )
             )
         if idempotency_key is not None:
-            connection.execute(
-                update(requests)
-                .where(requests.c.idempotency_key == idempotency_key)
-                .values(response=audit.canonical_json(results))
+            sql.run(
+                connection,
+                "request_answer",
+                {"key": idempotency_key, "response": audit.canonical_json(results)},
             )
         audit.append(connection, entries, recorded_at=now)
         return results
@@ -393,15 +408,17 @@ class Ledger:
         company = consignee_key(record)
         headquarters = _headquarters(record)
         tier = decision.get("tier")
-        connection.execute(
-            deployments.insert().values(
-                reservation_id=reservation_id,
-                company=company,
-                headquarters=headquarters,
-                country=str(record.get("destination") or "").upper(),
-                tier=int(tier) if tier is not None else None,
-                tpp=float(decision.get("tpp_total") or 0.0),
-            )
+        sql.run(
+            connection,
+            "deployment_insert",
+            {
+                "reservation_id": reservation_id,
+                "company": company,
+                "headquarters": headquarters,
+                "country": str(record.get("destination") or "").upper(),
+                "tier": int(tier) if tier is not None else None,
+                "tpp": float(decision.get("tpp_total") or 0.0),
+            },
         )
         result = self._location(connection, company, headquarters, decision)
         decision["uveu_location"] = result
@@ -429,14 +446,10 @@ class Ledger:
         headquarters: str | None,
         decision: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        rows = connection.execute(
-            select(deployments.c.country, deployments.c.tier, deployments.c.tpp)
-            .join(reservations, reservations.c.id == deployments.c.reservation_id)
-            .where(and_(deployments.c.company == company, reservations.c.state != "released"))
-        ).all()
+        rows = sql.run(connection, "deployments_of", {"company": company}).fetchall()
         regime_id = ((decision or {}).get("regime") or {}).get("id")
         result = location_check(
-            ((r.country, r.tier, float(r.tpp)) for r in rows),
+            ((r[0], r[1], float(r[2])) for r in rows),
             headquarters=headquarters,
             regime_id=regime_id,
         )
