@@ -87,6 +87,21 @@ class LockedQuotaBook:
         return sql.run(self._connection, "pool_lock", {"key": pool}).fetchone()
 
 
+class ProbeQuotaBook:
+    """Unlocked reads, to learn which pools a multi-record call will touch so that the locked
+    book can take their row locks in key order (two batches locking the same pools in different
+    orders would deadlock on PostgreSQL)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.touched: set[str] = set()
+
+    def used(self, pool: str) -> float:
+        self.touched.add(pool)
+        row = sql.run(self._connection, "pool_peek", {"key": pool}).fetchone()
+        return 0.0 if row is None else float(row[0])
+
+
 class SnapshotQuotaBook:
     """Read-only ``QuotaBook`` of committed balances, for ``sluice decide --ledger``: decisions
     read real balances without holding anything."""

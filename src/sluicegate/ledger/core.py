@@ -27,7 +27,12 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sluicegate.ledger import audit, sql
-from sluicegate.ledger.book import LockedQuotaBook, SnapshotQuotaBook, parse_pool
+from sluicegate.ledger.book import (
+    LockedQuotaBook,
+    ProbeQuotaBook,
+    SnapshotQuotaBook,
+    parse_pool,
+)
 from sluicegate.ledger.database import (
     WriterQueue,
     check_ready,
@@ -252,6 +257,12 @@ class Ledger:
         book = LockedQuotaBook(
             connection, now=now, attrition_frees=self.settings.nveu_attrition_frees_allocation
         )
+        if len(records) > 1 and connection.dialect.name == "postgresql":
+            # Learn the pools first and lock them in key order (no deadlock between batches).
+            probe = ProbeQuotaBook(connection)
+            _decide_records(records, regime=regime, reform=reform, quota=probe, draws=[])
+            for pool in sorted(probe.touched):
+                book.used(pool)
         drawn: list[dict[str, Any]] = []
         # ---- THE CALL INTO THE RULES ENGINE (inside the locked transaction) ----
         results = _decide_records(records, regime=regime, reform=reform, quota=book, draws=drawn)

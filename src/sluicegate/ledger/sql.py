@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 _STATEMENTS: dict[str, str] = {
     "pool_lock": "SELECT used, attrition, kind FROM ledger_pools WHERE key = :key{lock}",
+    "pool_peek": "SELECT used, attrition, kind FROM ledger_pools WHERE key = :key",
     "pool_create": (
         "INSERT INTO ledger_pools (key, kind, consignee, country, period, used, attrition, "
         "updated_at) VALUES (:key, :kind, :consignee, :country, :period, 0, 0, :now) "
