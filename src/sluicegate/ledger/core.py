@@ -489,11 +489,10 @@ class Ledger:
             if row is None:
                 raise LedgerInputError("reservation", f"no reservation {reservation_id!r}")
             if row.state != "held":
-                verb = "confirm" if target == "confirmed" else "release"
                 raise LedgerInputError(
                     "reservation",
                     f"{reservation_id} is already {row.state} (since {row.updated_at}); "
-                    f"only a held reservation can be {target}, so it cannot {verb}",
+                    f"only a held reservation can be {target}",
                 )
             held = [
                 {"pool": d.pool, "amount": float(d.amount), "limit": d.limit_tpp}
