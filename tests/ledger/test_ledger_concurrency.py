@@ -169,3 +169,31 @@ def test_concurrent_retries_with_one_idempotency_key_count_once(ledger: Ledger) 
     assert all(answer == answers[0] for answer in answers)
     assert pool_entry(ledger.balance(), lpp_pool())["used"] == 7 * H100_TPP
     assert len(ledger.history(kind="reserve")) == 1
+
+
+def _writer(url: str, stop: Any) -> None:
+    with Ledger(url, actor="writer") as ledger:
+        k = 0
+        while not stop.is_set():
+            ledger.reserve([txn(f"v-{k}", 1, consignee=f"v{k % 3}")], regime=REGIME)
+            k += 1
+
+
+def test_verify_sees_one_consistent_snapshot_while_others_write(ledger: Ledger) -> None:
+    ledger.reserve([txn("first", 1)], regime=REGIME)
+    stop = CONTEXT.Event()
+    writers = [CONTEXT.Process(target=_writer, args=(ledger.url, stop)) for _ in range(2)]
+    for process in writers:
+        process.start()
+    try:
+        time.sleep(0.3)
+        for _ in range(5):
+            report = ledger.verify_audit()
+            assert report.intact, report.problems
+            balance = ledger.balance()
+            assert all(p["used"] <= p["limit"] for p in balance["pools"] if p["limit"])
+    finally:
+        stop.set()
+        for process in writers:
+            process.join(30)
+    assert ledger.verify_audit().records > 5

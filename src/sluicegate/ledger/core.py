@@ -39,6 +39,7 @@ from sluicegate.ledger.database import (
     database_url,
     describe,
     make_engine,
+    read_connection,
     run_transaction,
     sqlite_path,
 )
@@ -657,7 +658,7 @@ class Ledger:
             query = query.where(pools.c.country == country.upper())
         counters = self.settings.counter_pool_kinds
         frees = self.settings.nveu_attrition_frees_allocation
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(query).all()
             split: dict[tuple[str, str], float] = {}
             for r in connection.execute(
@@ -712,7 +713,7 @@ class Ledger:
     def quota_book(self) -> SnapshotQuotaBook:
         """Committed balances as a read-only ``QuotaBook`` (for ``sluice decide --ledger``)."""
         frees = self.settings.nveu_attrition_frees_allocation
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             rows = connection.execute(
                 select(pools.c.key, pools.c.kind, pools.c.used, pools.c.attrition)
             ).all()
@@ -735,7 +736,7 @@ class Ledger:
     ) -> list[dict[str, Any]]:
         """Ledger events, oldest first, summarised (the full records are in ``audit export``)."""
         out: list[dict[str, Any]] = []
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             for row in audit.export_rows(connection):
                 if consignee is not None and row["consignee"] != consignee:
                     continue
@@ -777,7 +778,7 @@ class Ledger:
 
     def verify_audit(self) -> audit.VerifyReport:
         """Recompute the audit chain (see ``audit.verify``)."""
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             report = audit.verify(connection, retention_years=self.settings.retention_years)
             connection.rollback()
         return report
@@ -795,7 +796,7 @@ class Ledger:
             raise LedgerInputError("format", f"{fmt!r} is not one of jsonl, csv")
         if start is not None and end is not None and end < start:
             raise LedgerInputError("to", f"{end} is before --from {start}")
-        with self.engine.connect() as connection:
+        with read_connection(self.engine) as connection:
             count = audit.write_export(
                 audit.export_rows(connection, start=start, end=end), fmt, out
             )

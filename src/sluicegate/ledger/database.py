@@ -13,7 +13,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,7 +78,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers (see read_connection) take a deferred snapshot and never wait for writers.
+            if connection.get_execution_options().get("ledger_read"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if backend == "postgresql":
@@ -87,6 +92,19 @@ def make_engine(url: str) -> Engine:
         f"{url!r}: unsupported backend {backend!r}; use sqlite:///FILE or "
         "postgresql+psycopg://USER@HOST:PORT/DB",
     )
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reading only, all of whose statements see one snapshot: on SQLite a
+    deferred WAL read transaction (it neither takes nor waits for the write lock), on PostgreSQL
+    REPEATABLE READ."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # One snapshot for the whole read: verify compares the chain, its head and the pools.
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        connection.execution_options(ledger_read=True)
+        yield connection
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
@@ -114,7 +132,7 @@ def known_revisions() -> set[str]:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision recorded in the database (None when the ledger schema is absent)."""
-    with engine.connect() as connection:
+    with read_connection(engine) as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         revision = context.get_current_revision()
         connection.rollback()
@@ -152,7 +170,7 @@ def check_ready(engine: Engine, url: str, *, create: bool) -> None:
     if revision == head:
         return
     if revision is None:
-        with engine.connect() as connection:
+        with read_connection(engine) as connection:
             tables = set(inspect(connection).get_table_names())
             connection.rollback()
         ours = {"ledger_pools", "audit_log"}
