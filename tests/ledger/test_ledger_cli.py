@@ -157,3 +157,17 @@ def test_broken_chain_exits_3_and_says_where(db_url: str) -> None:
     result = sluice("audit", "verify")
     assert result.exit_code == 3
     assert "seq 2" in result.stderr
+
+
+def test_engine_failure_exits_1_and_writes_nothing(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sluicegate import rules
+
+    def overshooting(records, *, quota=None, draws=None, **_):  # type: ignore[no-untyped-def]
+        quota.used("lpp:acme-in:2025")
+        draws.append({"index": 0, "pool": "lpp:acme-in:2025", "amount": 3e7, "limit": 2.69e7})
+        return [{"id": r.get("id"), "authorization": "LPP", "regime": {"id": "x"}} for r in records]
+
+    monkeypatch.setattr(rules, "decide_records", overshooting, raising=False)
+    result = sluice("ledger", "reserve", "-", stdin=json.dumps(txn("o", 1)))
+    assert result.exit_code == 1 and "refusing to commit" in result.stderr
+    assert _head(db_url) == 0
