@@ -43,9 +43,13 @@ def _problems(ledger: Ledger) -> list[dict[str, Any]]:
     return report.problems
 
 
-def test_intact_chain_verifies(worked: Ledger) -> None:
+def test_intact_chain_verifies(worked: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     report = worked.verify_audit()
     assert report.intact and report.head_seq == 5 and report.retention_years == 5
+    assert report.past_retention == 0
+    monkeypatch.setenv("SLUICE_AUDIT_RETENTION_YEARS", "0")
+    assert worked.verify_audit().past_retention == 5  # reported, never deleted
+    assert worked.verify_audit().records == 5
 
 
 def test_modified_record_is_detected(worked: Ledger) -> None:

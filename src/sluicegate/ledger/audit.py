@@ -196,6 +196,7 @@ class VerifyReport:
     last_recorded_at: str | None = None
     problems: list[dict[str, Any]] = field(default_factory=list)
     retention_years: float = 5.0
+    past_retention: int = 0
 
     @property
     def intact(self) -> bool:
@@ -209,6 +210,7 @@ class VerifyReport:
             "first_recorded_at": self.first_recorded_at,
             "last_recorded_at": self.last_recorded_at,
             "retention_years": self.retention_years,
+            "past_retention": self.past_retention,
             "problems": self.problems,
         }
 
@@ -230,6 +232,13 @@ def verify(connection: Connection, *, retention_years: float = 5.0) -> VerifyRep
     """Recompute the chain from genesis; compare its end with the head row and replay the ledger
     events against the pools table."""
     report = VerifyReport(retention_years=retention_years)
+    # Records older than this have passed the retention period (15 CFR 762.6); counted, never
+    # deleted here.
+    cutoff = (
+        (dt.datetime.now(dt.UTC) - dt.timedelta(days=365.25 * retention_years))
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
     expected_seq, prev = 1, GENESIS_HASH
     replay: dict[str, float] = {}
     replay_attrition: dict[str, float] = {}
@@ -240,6 +249,8 @@ def verify(connection: Connection, *, retention_years: float = 5.0) -> VerifyRep
         if report.first_recorded_at is None:
             report.first_recorded_at = row["recorded_at"]
         report.last_recorded_at = row["recorded_at"]
+        if row["recorded_at"] < cutoff:
+            report.past_retention += 1
         if seq != expected_seq:
             what = "missing" if seq > expected_seq else "duplicated"
             report.problems.append(
