@@ -197,3 +197,27 @@ def test_verify_sees_one_consistent_snapshot_while_others_write(ledger: Ledger) 
         for process in writers:
             process.join(30)
     assert ledger.verify_audit().records > 5
+
+
+def test_a_ledger_object_inherited_by_forked_children_still_never_overshoots(
+    ledger: Ledger,
+) -> None:
+    ledger.reserve([txn("fill", 1694)], regime=REGIME)  # room for 5 more H100
+    ledger.balance()  # the parent has used its connections before forking
+
+    def child(pipe: Any) -> None:
+        try:
+            [decision] = ledger.reserve([txn("kid", 1)], regime=REGIME)
+            pipe.send(decision["authorization"])
+        except BaseException as exc:
+            pipe.send(repr(exc))
+
+    pipes = []
+    for _ in range(12):
+        parent, child_end = CONTEXT.Pipe(duplex=False)
+        CONTEXT.Process(target=child, args=(child_end,)).start()
+        pipes.append(parent)
+    answers = [p.recv() if p.poll(60) else "no answer" for p in pipes]
+    assert answers.count("LPP") == 5, answers
+    assert pool_entry(ledger.balance(), lpp_pool())["used"] <= LPP_LIMIT
+    assert ledger.verify_audit().intact

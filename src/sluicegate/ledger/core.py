@@ -149,6 +149,7 @@ class Ledger:
             raise DatabaseNotReady("database_url", f"directory {path.parent} does not exist")
         self.engine = make_engine(self.url)
         self._queue = WriterQueue(self.url)
+        self._pid = os.getpid()
         try:
             check_ready(self.engine, self.url, create=create)
         except Exception:
@@ -165,7 +166,18 @@ class Ledger:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _after_fork(self) -> None:
+        if self._pid != os.getpid():
+            # Used in a forked child: never reuse the parent's pooled connections.
+            self.engine.dispose(close=False)
+            self._pid = os.getpid()
+
+    def _read(self) -> Any:
+        self._after_fork()
+        return read_connection(self.engine)
+
     def _transaction(self, work: Any, *, pipeline: bool = False) -> Any:
+        self._after_fork()
         return run_transaction(
             self.engine, work, self.settings.transaction_retries, self._queue, pipeline=pipeline
         )
@@ -658,7 +670,7 @@ class Ledger:
             query = query.where(pools.c.country == country.upper())
         counters = self.settings.counter_pool_kinds
         frees = self.settings.nveu_attrition_frees_allocation
-        with read_connection(self.engine) as connection:
+        with self._read() as connection:
             rows = connection.execute(query).all()
             split: dict[tuple[str, str], float] = {}
             for r in connection.execute(
@@ -713,7 +725,7 @@ class Ledger:
     def quota_book(self) -> SnapshotQuotaBook:
         """Committed balances as a read-only ``QuotaBook`` (for ``sluice decide --ledger``)."""
         frees = self.settings.nveu_attrition_frees_allocation
-        with read_connection(self.engine) as connection:
+        with self._read() as connection:
             rows = connection.execute(
                 select(pools.c.key, pools.c.kind, pools.c.used, pools.c.attrition)
             ).all()
@@ -736,7 +748,7 @@ class Ledger:
     ) -> list[dict[str, Any]]:
         """Ledger events, oldest first, summarised (the full records are in ``audit export``)."""
         out: list[dict[str, Any]] = []
-        with read_connection(self.engine) as connection:
+        with self._read() as connection:
             for row in audit.export_rows(connection):
                 if consignee is not None and row["consignee"] != consignee:
                     continue
@@ -778,7 +790,7 @@ class Ledger:
 
     def verify_audit(self) -> audit.VerifyReport:
         """Recompute the audit chain (see ``audit.verify``)."""
-        with read_connection(self.engine) as connection:
+        with self._read() as connection:
             report = audit.verify(connection, retention_years=self.settings.retention_years)
             connection.rollback()
         return report
@@ -796,7 +808,7 @@ class Ledger:
             raise LedgerInputError("format", f"{fmt!r} is not one of jsonl, csv")
         if start is not None and end is not None and end < start:
             raise LedgerInputError("to", f"{end} is before --from {start}")
-        with read_connection(self.engine) as connection:
+        with self._read() as connection:
             count = audit.write_export(
                 audit.export_rows(connection, start=start, end=end), fmt, out
             )

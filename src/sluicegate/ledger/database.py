@@ -257,6 +257,7 @@ class WriterQueue:
         path = sqlite_path(url)
         self._path = None if path is None else Path(f"{path}.lock")
         self._fd: int | None = None
+        self._pid = os.getpid()
         self._thread_lock = threading.Lock()
 
     def __enter__(self) -> WriterQueue:
@@ -264,7 +265,13 @@ class WriterQueue:
             return self
         self._thread_lock.acquire()
         try:
+            if self._fd is not None and self._pid != os.getpid():
+                # A forked child must not share the parent's open file description: flock
+                # locks belong to it, so parent and child would not exclude each other.
+                os.close(self._fd)
+                self._fd = None
             if self._fd is None:
+                self._pid = os.getpid()
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
