@@ -200,8 +200,8 @@ def main() -> int:
     parser.add_argument("--clients", default="1,16")
     parser.add_argument(
         "--backends",
-        default="sqlite,sqlite-normal,postgresql",
-        help="sqlite (settings default, synchronous=FULL), sqlite-normal, postgresql",
+        default="sqlite,sqlite-full,postgresql",
+        help="sqlite (settings default, synchronous=NORMAL), sqlite-full, postgresql",
     )
     parser.add_argument(
         "--batch",

@@ -56,9 +56,14 @@ class LedgerSettings:
 
     @property
     def sqlite_synchronous(self) -> str:
-        return str(
+        value = str(
             os.environ.get("SLUICE_SQLITE_SYNCHRONOUS") or self.raw["store"]["sqlite_synchronous"]
-        )
+        ).upper()
+        if value not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(
+                f"SLUICE_SQLITE_SYNCHRONOUS: {value!r} is not one of OFF, NORMAL, FULL, EXTRA"
+            )
+        return value
 
     @property
     def transaction_retries(self) -> int:
