@@ -124,3 +124,13 @@ def test_export_jsonl_and_csv_by_date(worked: Ledger) -> None:
     tomorrow = today + dt.timedelta(days=1)
     assert worked.export_audit(io.StringIO(), start=tomorrow) == 0
     assert worked.export_audit(io.StringIO(), end=today - dt.timedelta(days=1)) == 0
+
+
+def test_decisions_without_quota_are_chained_too(ledger: Ledger) -> None:
+    record = txn("look", 3)
+    decision = {"id": "look", "regime": {"id": REGIME, "status": "what-if"}, "quota": None}
+    assert ledger.log_decisions([record], [decision]) == 1
+    [entry] = ledger.history(kind="decision")
+    assert entry["consignee"] == "acme-in" and entry["draws"] == []
+    report = ledger.verify_audit()
+    assert report.intact and report.records == 1

@@ -122,6 +122,13 @@ def test_missing_database_exits_2_and_creates_nothing(tmp_path: Path, monkeypatc
     assert sluice("ledger", "history").exit_code == 0
 
 
+def test_bad_sqlite_synchronous_setting_exits_2(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SLUICE_SQLITE_SYNCHRONOUS", "SOMETIMES")
+    if db_url.startswith("sqlite"):
+        result = sluice("ledger", "reserve", "-", stdin=json.dumps(txn("o", 1)))
+        assert result.exit_code == 2 and "SLUICE_SQLITE_SYNCHRONOUS" in result.stderr
+
+
 def test_unreachable_postgres_exits_2(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv(
         "SLUICE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2"

@@ -422,6 +422,48 @@ class Ledger:
         audit.append(connection, entries, recorded_at=now)
         return results
 
+    def log_decisions(
+        self,
+        records: Sequence[dict[str, Any]],
+        decisions: Sequence[dict[str, Any]],
+        *,
+        reform: str | Path | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Append decisions that hold no quota (``sluice decide --ledger``, the service) to the
+        audit chain as ``decision`` records; returns the new head sequence number."""
+        if len(records) != len(decisions):
+            raise LedgerInputError(
+                "decisions", f"{len(decisions)} decisions for {len(records)} records"
+            )
+        reform_hash = None
+        if reform is not None:
+            reform_path = Path(reform)
+            if not reform_path.is_file():
+                raise LedgerInputError("reform", f"{reform} is not a readable file")
+            reform_hash = hashlib.sha256(reform_path.read_bytes()).hexdigest()
+        who = actor or self.actor
+        entries = []
+        for record, decision in zip(records, decisions, strict=True):
+            regime_id = (decision.get("regime") or {}).get("id")
+            entries.append(
+                audit.AuditEntry(
+                    kind="decision",
+                    actor=who,
+                    consignee=consignee_key(record) if isinstance(record, dict) else None,
+                    regime_id=regime_id,
+                    regime_hash=regime_hash(regime_id),
+                    reform_hash=reform_hash,
+                    event={"transaction": record, "decision": decision},
+                )
+            )
+
+        def work(connection: Connection) -> int:
+            audit.append(connection, entries)
+            return int(sql.run(connection, "head_lock").fetchone()[0])
+
+        return self._transaction(work)
+
     def _uveu_deployment(
         self,
         connection: Connection,

@@ -62,7 +62,12 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
         )
-        synchronous = settings.sqlite_synchronous
+        try:
+            synchronous = settings.sqlite_synchronous
+        except ValueError as exc:
+            raise DatabaseNotReady(
+                "SLUICE_SQLITE_SYNCHRONOUS", str(exc).partition(": ")[2]
+            ) from None
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
