@@ -165,6 +165,8 @@ def ledger_reserve(
         return
     except (LedgerError, DatabaseNotReady) as exc:
         raise _fail(exc.field, exc.message) from None
+    except (ValueError, KeyError) as exc:  # the engine refused the arguments (--regime, --reform)
+        raise _fail("input", str(exc)) from None
     except RuntimeError as exc:  # e.g. the rules engine missing or misbehaving: nothing written
         raise _fail("internal", str(exc), code=1) from None
     finally:
