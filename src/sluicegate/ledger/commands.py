@@ -135,7 +135,9 @@ def _batch_failed(results: list[dict[str, Any]], records: list[Any]) -> None:
 def ledger_reserve(
     source: str = typer.Argument("-", metavar="[FILE|-]", help="JSON object or JSON Lines"),
     regime: str | None = typer.Option(None, "--regime", help="regime id (default: by date)"),
-    reform: Path | None = typer.Option(None, "--reform", help="reform YAML file"),
+    reform: str | None = typer.Option(
+        None, "--reform", help="reform YAML file, or the name of a shipped reform"
+    ),
     idempotency_key: str | None = typer.Option(
         None, "--idempotency-key", help="a retry with the same key never counts twice"
     ),
@@ -166,7 +168,9 @@ def ledger_reserve(
     except (LedgerError, DatabaseNotReady) as exc:
         raise _fail(exc.field, exc.message) from None
     except (ValueError, KeyError) as exc:  # the engine refused the arguments (--regime, --reform)
-        raise _fail("input", str(exc)) from None
+        raise _fail(
+            str(getattr(exc, "field", "input")), str(getattr(exc, "message", exc))
+        ) from None
     except RuntimeError as exc:  # e.g. the rules engine missing or misbehaving: nothing written
         raise _fail("internal", str(exc), code=1) from None
     finally:

@@ -19,14 +19,13 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sluicegate.ledger import audit, sql
+from sluicegate.ledger import audit, regimeinfo, sql
 from sluicegate.ledger.book import (
     LockedQuotaBook,
     ProbeQuotaBook,
@@ -89,28 +88,9 @@ def _headquarters(record: dict[str, Any]) -> str | None:
     return str(value).upper() if value else None
 
 
-@lru_cache(maxsize=64)
 def regime_hash(regime_id: str | None) -> str | None:
-    """Content hash of a regime, when the regimes package can load it."""
-    if not regime_id:
-        return None
-    try:
-        from sluicegate.regimes import load_regime  # type: ignore[attr-defined]
-
-        regime = load_regime(regime_id)
-    except Exception:
-        return None
-    for attr in ("content_hash", "sha256", "hash"):
-        value = getattr(regime, attr, None)
-        if value is None and isinstance(regime, dict):
-            value = regime.get(attr)
-        if isinstance(value, str) and value:
-            return value
-    try:
-        body = regime.model_dump(mode="json") if hasattr(regime, "model_dump") else regime
-        return hashlib.sha256(audit.canonical_json(body).encode()).hexdigest()
-    except (TypeError, ValueError):
-        return None
+    """Content hash of a regime (or loaded reform), when the regimes package can load it."""
+    return regimeinfo.content_hash(regime_id)
 
 
 def _positive_amount(value: Any, field: str) -> float:
@@ -207,12 +187,8 @@ class Ledger:
                 raise LedgerInputError(f"records[{i}]", "a transaction must be a JSON object")
         if idempotency_key is not None and not str(idempotency_key).strip():
             raise LedgerInputError("idempotency_key", "must not be empty")
-        reform_hash = None
-        if reform is not None:
-            reform_path = Path(reform)
-            if not reform_path.is_file():
-                raise LedgerInputError("reform", f"{reform} is not a readable file")
-            reform_hash = hashlib.sha256(reform_path.read_bytes()).hexdigest()
+        # A reform is a file or the name of a shipped reform; the engine reports a bad one.
+        reform_hash = regimeinfo.reform_hash(reform) if reform is not None else None
         request_hash = hashlib.sha256(
             audit.canonical_json(
                 {"records": records, "regime": regime, "reform_hash": reform_hash}
@@ -436,12 +412,7 @@ class Ledger:
             raise LedgerInputError(
                 "decisions", f"{len(decisions)} decisions for {len(records)} records"
             )
-        reform_hash = None
-        if reform is not None:
-            reform_path = Path(reform)
-            if not reform_path.is_file():
-                raise LedgerInputError("reform", f"{reform} is not a readable file")
-            reform_hash = hashlib.sha256(reform_path.read_bytes()).hexdigest()
+        reform_hash = regimeinfo.reform_hash(reform) if reform is not None else None
         who = actor or self.actor
         entries = []
         for record, decision in zip(records, decisions, strict=True):

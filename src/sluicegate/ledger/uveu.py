@@ -10,40 +10,22 @@ Thresholds are read from the regime file's parameters when it has them, else fro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
+from sluicegate.ledger import regimeinfo
 from sluicegate.ledger.settings import load_settings
 
 THRESHOLDS = ("tier1_min_share", "tier2_country_max_share", "us_min_share_if_us_headquartered")
 
 
-@lru_cache(maxsize=64)
-def _regime_parameters(regime_id: str | None) -> dict[str, Any]:
-    if not regime_id:
-        return {}
-    try:
-        from sluicegate.regimes import load_regime  # type: ignore[attr-defined]
-
-        regime = load_regime(regime_id)
-    except Exception:
-        return {}
-    params = getattr(regime, "parameters", None)
-    if params is None and isinstance(regime, dict):
-        params = regime.get("parameters")
-    return dict(params) if isinstance(params, dict) else {}
-
-
 def thresholds(regime_id: str | None) -> dict[str, dict[str, Any]]:
     """Each threshold with its value and where it came from (regime parameter or settings)."""
     settings = load_settings().uveu
-    params = _regime_parameters(regime_id)
     out: dict[str, dict[str, Any]] = {}
     for name in THRESHOLDS:
         entry = settings[name]
-        found = params.get(entry.get("regime_parameter", ""))
-        value = found.get("value") if isinstance(found, dict) else found
-        if isinstance(value, int | float):
+        value = regimeinfo.parameter(regime_id, entry.get("regime_parameter", ""))
+        if isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = {"value": float(value), "source": f"regime {regime_id}"}
         else:
             out[name] = {
