@@ -9,11 +9,17 @@ fail instead.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The helpers beside this file, importable under any pytest import mode (importlib included).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ledger_stand_in as stand_in
-import pytest
 
 POSTGRES_URL = os.environ.get(
     "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
