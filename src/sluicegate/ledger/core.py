@@ -93,6 +93,14 @@ def regime_hash(regime_id: str | None) -> str | None:
     return regimeinfo.content_hash(regime_id)
 
 
+def _holds_uveu(record: dict[str, Any]) -> bool:
+    consignee = record.get("consignee") or {}
+    held = consignee.get("authorizations") if isinstance(consignee, dict) else None
+    if isinstance(held, str):
+        held = held.replace(";", ",").split(",")
+    return any(str(a).strip().upper() == "UVEU" for a in (held or []))
+
+
 def _positive_amount(value: Any, field: str) -> float:
     try:
         amount = float(value)
@@ -354,7 +362,9 @@ class Ledger:
         entries = []
         for i, (record, decision) in enumerate(zip(records, results, strict=True)):
             row = reservation_rows[i]
-            if decision.get("authorization") == "UVEU":
+            if _holds_uveu(record) and float(decision.get("tpp_total") or 0.0) > 0:
+                # A UVEU holder's installed compute is everything it deploys, including what
+                # goes to the US or Tier 1 under NLR or AIA, not only what rides on the UVEU.
                 self._uveu_deployment(connection, ids[i], record, decision)
                 row["decision_json"] = audit.canonical_json(decision)
                 sql.run(
