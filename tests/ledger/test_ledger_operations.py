@@ -107,10 +107,9 @@ def test_parse_pool_keys() -> None:
     assert parse_pool("reform-pool:x").kind == "reform-pool"
 
 
-@pytest.mark.usefixtures("stand_in_engine")
 def test_nveu_attrition_reduces_installed_base_not_the_cap(ledger: Ledger) -> None:
     record = txn("n-1", 1000, consignee="cloudco", destination="AE", authorizations=["NVEU"])
-    [decision] = ledger.reserve([record])
+    [decision] = ledger.reserve([record], regime=REGIME)
     pool = decision["quota"]["pool"]
     assert pool == "nveu:cloudco:AE"
     event = ledger.attrition(
@@ -129,14 +128,13 @@ def test_nveu_attrition_reduces_installed_base_not_the_cap(ledger: Ledger) -> No
         ledger.attrition(pool=pool, tpp=1, reason="boredom")
     with pytest.raises(LedgerInputError, match="unknown pool"):
         ledger.attrition(pool="nveu:nobody:AE", tpp=1, reason="loss")
-    ledger.reserve([txn("l-1", 1, consignee="lppco")])
+    ledger.reserve([txn("l-1", 1, consignee="lppco")], regime=REGIME)
     with pytest.raises(LedgerInputError, match="NVEU"):
         ledger.attrition(pool="lpp:lppco:2025", tpp=1, reason="loss")
     report = ledger.verify_audit()
     assert report.intact, report.problems
 
 
-@pytest.mark.usefixtures("stand_in_engine")
 def test_uveu_location_ratios_checked_on_every_deployment(ledger: Ledger) -> None:
     def uveu(tid: str, quantity: int, destination: str) -> dict:
         return txn(
@@ -148,13 +146,15 @@ def test_uveu_location_ratios_checked_on_every_deployment(ledger: Ledger) -> Non
             headquarters="US",
         )
 
-    [first] = ledger.reserve([uveu("u-1", 900, "US")])
+    [first] = ledger.reserve([uveu("u-1", 900, "US")], regime=REGIME)
     assert first["uveu_location"]["violations"] == []
-    [second] = ledger.reserve([uveu("u-2", 100, "IN")])  # IN = 10% > 7% of one Tier 2 country
+    [second] = ledger.reserve(
+        [uveu("u-2", 100, "IN")], regime=REGIME
+    )  # IN = 10% > 7% of one Tier 2 country
     rules = {v["rule"] for v in second["uveu_location"]["violations"]}
     assert rules == {"tier2_country_max_share"}
     assert any(o["kind"] == "uveu-location-ratio" for o in second["obligations"])
-    [third] = ledger.reserve([uveu("u-3", 1000, "GB")])  # US share falls below 50%
+    [third] = ledger.reserve([uveu("u-3", 1000, "GB")], regime=REGIME)  # US share falls below 50%
     rules = {v["rule"] for v in third["uveu_location"]["violations"]}
     assert "us_min_share_if_us_headquartered" in rules
     ledger.release(second["reservation"]["id"])
