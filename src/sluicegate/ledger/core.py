@@ -257,7 +257,9 @@ class Ledger:
         if len(records) > 1 and connection.dialect.name == "postgresql":
             # Learn the pools first and lock them in key order (no deadlock between batches).
             probe = ProbeQuotaBook(connection)
-            _decide_records(records, regime=regime, reform=reform, quota=probe, draws=[])
+            _decide_records(
+                records, regime=regime, reform=reform, quota=probe, draws=[], trace=False
+            )
             for pool in sorted(probe.touched):
                 book.used(pool)
         drawn: list[dict[str, Any]] = []
