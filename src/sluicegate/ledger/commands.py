@@ -141,6 +141,9 @@ def ledger_reserve(
     idempotency_key: str | None = typer.Option(
         None, "--idempotency-key", help="a retry with the same key never counts twice"
     ),
+    trace: bool = typer.Option(
+        True, "--trace/--no-trace", help="include the rule trace (in the output and the audit log)"
+    ),
 ) -> None:
     """Decide transactions and hold the quota they draw, atomically (all records or none).
 
@@ -160,7 +163,7 @@ def ledger_reserve(
     ledger = _open(create=True)
     try:
         decisions = ledger.reserve(
-            records, regime=regime, reform=reform, idempotency_key=idempotency_key
+            records, regime=regime, reform=reform, idempotency_key=idempotency_key, trace=trace
         )
     except InvalidRecords as exc:
         _batch_failed(exc.results, records)

@@ -179,6 +179,7 @@ class Ledger:
         reform: str | Path | None = None,
         idempotency_key: str | None = None,
         actor: str | None = None,
+        trace: bool = True,
     ) -> list[dict[str, Any]]:
         """Decide ``records`` with the rules engine and hold what they draw, atomically.
 
@@ -199,14 +200,22 @@ class Ledger:
         reform_hash = regimeinfo.reform_hash(reform) if reform is not None else None
         request_hash = hashlib.sha256(
             audit.canonical_json(
-                {"records": records, "regime": regime, "reform_hash": reform_hash}
+                {"records": records, "regime": regime, "reform_hash": reform_hash, "trace": trace}
             ).encode()
         ).hexdigest()
         who = actor or self.actor
 
         def work(connection: Connection) -> list[dict[str, Any]]:
             return self._reserve_in(
-                connection, records, regime, reform, reform_hash, idempotency_key, request_hash, who
+                connection,
+                records,
+                regime,
+                reform,
+                reform_hash,
+                idempotency_key,
+                request_hash,
+                who,
+                trace,
             )
 
         for _ in range(3):
@@ -233,6 +242,7 @@ class Ledger:
         idempotency_key: str | None,
         request_hash: str,
         actor: str,
+        trace: bool = True,
     ) -> list[dict[str, Any]]:
         now = audit.now_iso()
         if idempotency_key is not None:
@@ -264,7 +274,9 @@ class Ledger:
                 book.used(pool)
         drawn: list[dict[str, Any]] = []
         # ---- THE CALL INTO THE RULES ENGINE (inside the locked transaction) ----
-        results = _decide_records(records, regime=regime, reform=reform, quota=book, draws=drawn)
+        results = _decide_records(
+            records, regime=regime, reform=reform, quota=book, draws=drawn, trace=trace
+        )
         if len(results) != len(records):
             raise RuntimeError(
                 f"rules engine returned {len(results)} results for {len(records)} records"
