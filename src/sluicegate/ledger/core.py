@@ -122,7 +122,9 @@ class Ledger:
     ``create=True`` (writers) creates the schema in an empty database; ``create=False`` (readers)
     refuses a missing database instead of creating an empty file."""
 
-    def __init__(self, url: str | None = None, *, create: bool = True, actor: str | None = None):
+    def __init__(
+        self, url: str | None = None, *, create: bool = True, actor: str | None = None
+    ) -> None:
         self.url = database_url(url)
         self.settings = load_settings()
         self.actor = actor or default_actor()
