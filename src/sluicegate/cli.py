@@ -743,6 +743,10 @@ from sluicegate.screening.commands import register as _register_screening  # noq
 
 _register_screening(app)
 
+from sluicegate.ledger.commands import register as _register_ledger  # noqa: E402
+
+_register_ledger(app)
+
 
 def main() -> None:
     app()
