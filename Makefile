@@ -31,6 +31,7 @@ test: check
 ## make bench: every benchmark, each against its in-process baseline
 bench: $(STAMP)
 	$(PY) benchmarks/rules.py
+	$(PY) benchmarks/ledger.py
 	$(PY) benchmarks/screening.py
 	$(PY) benchmarks/simulate.py
 
