@@ -31,6 +31,9 @@ test: check
 ## make bench: every benchmark, each against its in-process baseline
 bench: $(STAMP)
 	$(PY) benchmarks/rules.py
+	$(PY) benchmarks/ledger.py
+	$(PY) benchmarks/screening.py
+	$(PY) benchmarks/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

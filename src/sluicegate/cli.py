@@ -109,26 +109,75 @@ def _iter_records(source: str) -> Any:
             handle.close()
 
 
-def _decide_command(source: str, regime: str | None, reform: str | None, trace: bool) -> int:
+def _decide_command(
+    source: str,
+    regime: str | None,
+    reform: str | None,
+    trace: bool,
+    screen: bool = False,
+    ledger: bool = False,
+) -> int:
+    from collections import deque
+
     from sluicegate.rules import DecisionRequestError, decide_stream
 
     if source != "-" and not Path(source).is_file():
         _err(f"{source}: no such file")
         return EXIT_INVALID
+    records: Any = _iter_records(source)
+    if screen:
+        from sluicegate.screening.decisions import enrich_with_parties, screen_decision
+
+        records = enrich_with_parties(records)
+    book = None
+    journal = None
+    if ledger:
+        from sluicegate.ledger import Ledger, LedgerError
+
+        try:
+            journal = Ledger(create=False)
+        except LedgerError as exc:
+            _err(f"--ledger: {exc}")
+            return EXIT_INVALID
+        book = journal.quota_book()
+    pending: deque[Any] = deque()
+    to_log: list[tuple[Any, dict[str, Any]]] = []
+
+    def feed() -> Any:
+        for record in records:
+            pending.append(record)
+            yield record
+
+    def log() -> None:
+        if journal is not None and to_log:
+            journal.log_decisions([r for r, _ in to_log], [d for _, d in to_log], reform=reform)
+        to_log.clear()
+
     out = sys.stdout
     invalid = 0
     try:
         for decision in decide_stream(
-            _iter_records(source), regime=regime, reform=reform, trace=trace
+            feed(), regime=regime, reform=reform, trace=trace, quota=book
         ):
+            record = pending.popleft()
+            if screen:
+                decision = screen_decision(record, decision)
             invalid += "error" in decision
             out.write(json.dumps(decision, ensure_ascii=False) + "\n")
+            if journal is not None and "error" not in decision and isinstance(record, dict):
+                to_log.append((record, decision))
+                if len(to_log) >= 1000:
+                    log()
+        log()
     except DecisionRequestError as exc:
         _err(f"--{exc.field}: {exc.message}")
         return EXIT_INVALID
     except UnicodeDecodeError as exc:
         _err(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})")
         return EXIT_INVALID
+    finally:
+        if journal is not None:
+            journal.close()
     out.flush()
     return EXIT_INVALID if invalid else EXIT_OK
 
@@ -143,6 +192,24 @@ def decide(
     trace: Annotated[
         bool, typer.Option("--trace/--no-trace", help="Include the rule trace.")
     ] = True,
+    screen: Annotated[
+        bool,
+        typer.Option(
+            "--screen",
+            help="Screen each consignee against the restricted-party lists "
+            "(fills `screening`; a block requires a licence as the list says) and take "
+            "headquarters from the party graph for consignees naming a `party`.",
+        ),
+    ] = False,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger",
+            help="Read quota balances already held in the ledger database "
+            "(so LPP, allocations and NVEU reflect real reservations) and append each "
+            "decision to the audit log. Reserving quota is `sluice ledger reserve`.",
+        ),
+    ] = False,
 ) -> None:
     """Decide transactions (contract §1): one JSON decision per input record, in input order.
 
@@ -154,7 +221,7 @@ def decide(
 
     Exit 0 when every record was valid, 2 when any was invalid (its line holds the error).
     """
-    raise typer.Exit(_guard(lambda: _decide_command(source, regime, reform, trace)))
+    raise typer.Exit(_guard(lambda: _decide_command(source, regime, reform, trace, screen, ledger)))
 
 
 def _guard(fn: Any) -> int:
@@ -716,6 +783,21 @@ def _demo(orders: Path | None) -> int:
         "Framework been enforced. `sluice decide` explains any order with its full trace."
     )
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- other capabilities
+
+from sluicegate.simulate.commands import register as _register_simulate  # noqa: E402
+
+_register_simulate(app)
+
+from sluicegate.screening.commands import register as _register_screening  # noqa: E402
+
+_register_screening(app)
+
+from sluicegate.ledger.commands import register as _register_ledger  # noqa: E402
+
+_register_ledger(app)
 
 
 def main() -> None:

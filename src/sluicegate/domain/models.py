@@ -112,6 +112,13 @@ class Consignee(BaseModel):
         description="extension: 'private sector end user' of 740.28(d) (ACM); "
         "defaults to not government_end_user",
     )
+    party: str | None = Field(
+        None,
+        max_length=256,
+        description="extension: a party id in the ownership graph (sluice parties resolve); with "
+        "`sluice decide --screen` the consignee's headquarters and ultimate parent's headquarters "
+        "come from the graph when not given",
+    )
     storage_meets_supp10: bool = Field(
         False,
         description="extension: model weights stored in a facility meeting paragraphs 14, 15 and 18 "

@@ -63,7 +63,6 @@ class Run:
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self.parts: list[tuple[np.ndarray, Evaluation]] = []  # (input row indices, evaluation)
-        self.regime_of_row = np.full(batch.n, None, dtype=object)
 
 
 def run(batch: Batch, explicit: Regime | None, book: QuotaBook) -> Run:
@@ -105,7 +104,6 @@ def run(batch: Batch, explicit: Regime | None, book: QuotaBook) -> Run:
             rank,
         )
         out.parts.append((order, evaluation))
-        out.regime_of_row[order] = regime.id
     return out
 
 
@@ -117,8 +115,24 @@ def _date_order(dates: np.ndarray) -> np.ndarray:
     return np.argsort(days, kind="stable")
 
 
-def _first_date() -> dt.date:
-    return first_binding_date()
+def _evaluate(
+    source: Any,
+    ids: Any,
+    errors: dict[int, tuple[str, str]],
+    explicit: Regime | None,
+    quota: QuotaBook | None,
+    draws: list[dict[str, Any]] | None,
+) -> Run:
+    """The one path behind every entry point: check, select regimes, evaluate, report draws."""
+    batch = prepare(
+        source, errors, explicit_regime=explicit is not None, first_date=first_binding_date()
+    )
+    batch.ids = ids
+    batch.id_of = ids.__getitem__
+    result = run(batch, explicit, quota or InMemoryQuotaBook())
+    if draws is not None:
+        draws.extend(collect_draws(result))
+    return result
 
 
 def decide_records(
@@ -135,12 +149,7 @@ def decide_records(
 
     explicit = choose_regime(regime, reform)
     source, ids, errors = read_records(list(records))
-    batch = prepare(source, errors, explicit_regime=explicit is not None, first_date=_first_date())
-    batch.ids = ids
-    batch.id_of = ids.__getitem__
-    result = run(batch, explicit, quota or InMemoryQuotaBook())
-    if draws is not None:
-        draws.extend(collect_draws(result))
+    result = _evaluate(source, ids, errors, explicit, quota, draws)
     return decisions_as_records(result, explicit, trace=trace)
 
 
@@ -214,12 +223,7 @@ def decide_frame(
 
     explicit = choose_regime(regime, reform)
     source, ids, errors = read_frame(df)
-    batch = prepare(source, errors, explicit_regime=explicit is not None, first_date=_first_date())
-    batch.ids = ids
-    batch.id_of = ids.__getitem__
-    result = run(batch, explicit, quota or InMemoryQuotaBook())
-    if draws is not None:
-        draws.extend(collect_draws(result))
+    result = _evaluate(source, ids, errors, explicit, quota, draws)
     return decisions_as_frame(result, explicit, trace=trace)
 
 

@@ -135,6 +135,8 @@ def _series_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _frontier_ops(c: Ctx) -> np.ndarray:
     """Operations of the most capable published model on each row's date (Note 2 to 4E091)."""
+    if not c.category_is("model-weights").any():
+        return np.zeros(c.n)
     meta = c.regime.param_meta("classification_4e091.most_capable_published_ops")
     if meta.series:
         starts, values = _series_arrays(meta.series)

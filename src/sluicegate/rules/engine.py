@@ -123,13 +123,19 @@ class Ctx:
         self._groups = group_table()
         self._epoch = self._groups.epoch_of(columns["date"]) if n else np.zeros(0, dtype=np.int64)
         self._cache: dict[Any, np.ndarray] = {}
+        self._params: dict[str, Any] = {}
 
     # values -----------------------------------------------------------
     def col(self, name: str) -> np.ndarray:
         return self.cols[name]
 
     def p(self, dotted: str) -> Any:
-        return self.regime.param(dotted)
+        """A parameter of the regime (``provision.parameter``)."""
+        try:
+            return self._params[dotted]
+        except KeyError:
+            value = self._params[dotted] = self.regime.param(dotted)
+            return value
 
     def has(self, provision: str) -> bool:
         return self.regime.has(provision)
@@ -140,7 +146,7 @@ class Ctx:
         fn = OPERATORS[meta.operator or ">="]
         values = self.cols[column]
         with np.errstate(invalid="ignore"):
-            out = fn(values, meta.value)
+            out = fn(values, self.p(dotted))
         return np.asarray(out, dtype=bool) & ~np.isnan(values)
 
     # countries --------------------------------------------------------
@@ -188,11 +194,8 @@ class Ctx:
         return self.in_groups("hq", groups, extra) & self.in_groups("uphq", groups, extra)
 
     def country_is(self, column: str, code: str) -> np.ndarray:
-        return (
-            self.in_groups(column, (), (code,))
-            if code != "HK"
-            else self.cols[column] == countries().index["HK"]
-        )
+        """The country in ``column`` is ``code`` (as the EAR reads it: CN includes HK)."""
+        return self.in_groups(column, (), (code,))
 
     # item, transaction ------------------------------------------------
     def _member(self, values: np.ndarray, codes: list[int], size: int) -> np.ndarray:

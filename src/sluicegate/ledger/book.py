@@ -1,0 +1,113 @@
+"""Quota pools as the rules engine sees them: the ``QuotaBook`` the ledger hands to
+``sluicegate.rules.decide_records`` inside one locked database transaction, and the parsing of
+pool keys into kind, consignee, country and period for ``balance``.
+
+Pool keys are the engine's stable strings (``lpp:{consignee}:{year}``,
+``country-allocation:{CC}:2025-2027``, ``nveu:{consignee}:{CC}``, ``aia-reporting:{consignee}``);
+kinds a reform adds are kept whole. Limits are never set here: they arrive with the draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from sluicegate.ledger import sql
+
+
+@dataclass(frozen=True)
+class PoolKey:
+    key: str
+    kind: str
+    consignee: str | None = None
+    country: str | None = None
+    period: str | None = None
+
+
+def parse_pool(key: str) -> PoolKey:
+    """Split an engine pool key into its parts (unknown kinds keep only ``kind``)."""
+    kind, _, rest = key.partition(":")
+    if kind == "lpp" and ":" in rest:
+        consignee, _, year = rest.rpartition(":")
+        return PoolKey(key, kind, consignee=consignee, period=year)
+    if kind == "nveu" and ":" in rest:
+        consignee, _, country = rest.rpartition(":")
+        return PoolKey(key, kind, consignee=consignee, country=country)
+    if kind == "aia-reporting" and rest:
+        return PoolKey(key, kind, consignee=rest)
+    if kind == "country-allocation" and ":" in rest:
+        country, _, period = rest.partition(":")
+        return PoolKey(key, kind, country=country, period=period)
+    return PoolKey(key, kind or key)
+
+
+class LockedQuotaBook:
+    """``QuotaBook`` over the pools table, valid for one transaction.
+
+    ``used(pool)`` locks the pool row (creating it at zero first if it is new) and returns what
+    is held in it, so no other transaction can draw on the pool until this one commits or rolls
+    back. On SQLite the whole database is already locked by ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, connection: Connection, *, now: str, attrition_frees: bool) -> None:
+        self._connection = connection
+        self._now = now
+        self._attrition_frees = attrition_frees
+        self.seen: dict[str, float] = {}
+
+    def used(self, pool: str) -> float:
+        if pool in self.seen:
+            return self.seen[pool]
+        if not isinstance(pool, str) or not pool:
+            raise ValueError(f"pool: {pool!r} is not a pool key")
+        row = self._lock(pool)
+        if row is None:
+            parts = parse_pool(pool)
+            sql.run(
+                self._connection,
+                "pool_create",
+                {
+                    "key": pool,
+                    "kind": parts.kind,
+                    "consignee": parts.consignee,
+                    "country": parts.country,
+                    "period": parts.period,
+                    "now": self._now,
+                },
+            )
+            row = self._lock(pool)
+            assert row is not None
+        used, lost, kind = float(row[0]), float(row[1]), row[2]
+        value = used - lost if (self._attrition_frees and kind == "nveu") else used
+        self.seen[pool] = value
+        return value
+
+    def _lock(self, pool: str) -> Any:
+        return sql.run(self._connection, "pool_lock", {"key": pool}).fetchone()
+
+
+class ProbeQuotaBook:
+    """Unlocked reads, to learn which pools a multi-record call will touch so that the locked
+    book can take their row locks in key order (two batches locking the same pools in different
+    orders would deadlock on PostgreSQL)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.touched: set[str] = set()
+
+    def used(self, pool: str) -> float:
+        self.touched.add(pool)
+        row = sql.run(self._connection, "pool_peek", {"key": pool}).fetchone()
+        return 0.0 if row is None else float(row[0])
+
+
+class SnapshotQuotaBook:
+    """Read-only ``QuotaBook`` of committed balances, for ``sluice decide --ledger``: decisions
+    read real balances without holding anything."""
+
+    def __init__(self, balances: dict[str, float]) -> None:
+        self._balances = balances
+
+    def used(self, pool: str) -> float:
+        return self._balances.get(pool, 0.0)

@@ -1,0 +1,327 @@
+"""The ledger's database: URL selection, engine set-up per backend, schema revision checks and
+Alembic migrations run in-process.
+
+SQLite (default ``./sluicegate.db``) runs in WAL mode with a busy timeout, and every transaction
+starts with ``BEGIN IMMEDIATE`` so that writers queue instead of failing half-way. PostgreSQL
+(``postgresql+psycopg://...``) runs at READ COMMITTED and the ledger takes row locks
+(``SELECT ... FOR UPDATE``). ``sluicegate.ledger.core`` is the only user.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from sluicegate.ledger.errors import DatabaseNotReady
+from sluicegate.ledger.settings import load_settings
+
+VERSION_TABLE = "ledger_alembic_version"
+T = TypeVar("T")
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else ``SLUICE_DATABASE_URL``, else ``./sluicegate.db``."""
+    return url or os.environ.get("SLUICE_DATABASE_URL") or load_settings().default_url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other backends and for in-memory databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine configured for the ledger's locking discipline on this backend."""
+    settings = load_settings()
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            url, connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000}
+        )
+        try:
+            synchronous = settings.sqlite_synchronous
+        except ValueError as exc:
+            raise DatabaseNotReady(
+                "SLUICE_SQLITE_SYNCHRONOUS", str(exc).partition(": ")[2]
+            ) from None
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's
+            # deferred BEGIN: a writer then takes the lock before reading any balance.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            # Readers (see read_connection) take a deferred snapshot and never wait for writers.
+            if connection.get_execution_options().get("ledger_read"):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=False)
+    raise DatabaseNotReady(
+        "database_url",
+        f"{url!r}: unsupported backend {backend!r}; use sqlite:///FILE or "
+        "postgresql+psycopg://USER@HOST:PORT/DB",
+    )
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reading only, all of whose statements see one snapshot: on SQLite a
+    deferred WAL read transaction (it neither takes nor waits for the write lock), on PostgreSQL
+    REPEATABLE READ."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # One snapshot for the whole read: verify compares the chain, its head and the pools.
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        connection.execution_options(ledger_read=True)
+        yield connection
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("sluicegate.ledger").joinpath("migrations"))
+    )
+    config.set_main_option("version_table", VERSION_TABLE)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of sluicegate knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(_alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database (None when the ledger schema is absent)."""
+    with read_connection(engine) as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        revision = context.get_current_revision()
+        connection.rollback()
+    return revision
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate the schema to the newest revision; returns (before, after)."""
+    from alembic import command
+
+    before = current_revision(engine)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes migrating a fresh database at once must not both create tables.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7472917001)")
+        command.upgrade(_alembic_config(connection), "head")
+    return before, head_revision()
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def check_ready(engine: Engine, url: str, *, create: bool) -> None:
+    """Raise ``DatabaseNotReady`` unless the schema is at the head revision. With ``create``, an
+    empty database (no ledger tables at all) is migrated to head first."""
+    head = head_revision()
+    try:
+        revision = current_revision(engine)
+    except DBAPIError as exc:
+        raise DatabaseNotReady(
+            "database_url", f"cannot open {describe(url)}: {_first_line(exc)}"
+        ) from exc
+    if revision == head:
+        return
+    if revision is None:
+        with read_connection(engine) as connection:
+            tables = set(inspect(connection).get_table_names())
+            connection.rollback()
+        ours = {"ledger_pools", "audit_log"}
+        if tables & ours:
+            raise DatabaseNotReady(
+                "database_url",
+                f"{describe(url)} has ledger tables but no schema revision; it was not created by "
+                "sluicegate (or its version table was dropped) — restore it or use a new database",
+            )
+        if create:
+            try:
+                upgrade(engine)
+            except DBAPIError:
+                # Another process may have created it at the same moment: look again.
+                if current_revision(engine) != head:
+                    raise
+            return
+        raise DatabaseNotReady(
+            "database_url",
+            f"{describe(url)} has no ledger schema; run `sluice db upgrade` to create it",
+        )
+    if revision in known_revisions():
+        raise DatabaseNotReady(
+            "database_url",
+            f"{describe(url)} is at schema revision {revision}, this sluicegate expects {head}; "
+            "run `sluice db upgrade`",
+        )
+    raise DatabaseNotReady(
+        "database_url",
+        f"{describe(url)} is at schema revision {revision!r}, unknown to this sluicegate "
+        f"(expects {head}); it was written by a newer or different version — upgrade sluicegate",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Lock timeouts, deadlocks and serialisation failures: the transaction can simply rerun."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in {"40P01", "40001", "55P03"}:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(orig or exc).lower()
+        return "database is locked" in text or "database is busy" in text
+    return False
+
+
+def _pipelined(connection: Connection, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in psycopg pipeline mode and queue the COMMIT behind its last statement.
+
+    Statements whose results are not read (the writes at the end of a reservation, the audit
+    append, the COMMIT) then travel to the server together: one round trip instead of one per
+    statement, and the audit head lock — the serial part of every write — is held for a single
+    round trip plus the commit. Reads (``fetchone``) flush the pipeline as usual. SQLAlchemy's
+    own commit afterwards finds the transaction closed and does nothing."""
+    driver = connection.connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None)
+    if pipeline is None:  # pragma: no cover - another PostgreSQL driver
+        return work(connection)
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with pipeline():
+            result = work(connection)
+            connection.connection.cursor().execute("COMMIT")
+    except dbapi.Error as exc:
+        raise DBAPIError.instance("(pipeline)", None, exc, dbapi.Error) from exc
+    return result
+
+
+class WriterQueue:
+    """Fair, prompt hand-over of the SQLite write lock between processes.
+
+    SQLite's busy handler makes a waiting writer sleep in growing steps (up to 100 ms) and retry,
+    so under contention the lock sits idle most of the time. Writers queue instead on an
+    ``fcntl.flock`` of ``<database>.lock`` (the kernel wakes the next one as soon as it is
+    released), then take ``BEGIN IMMEDIATE``, which is then uncontended. Where ``fcntl`` is
+    missing, or for PostgreSQL, it does nothing."""
+
+    def __init__(self, url: str) -> None:
+        path = sqlite_path(url)
+        self._path = None if path is None else Path(f"{path}.lock")
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        self._thread_lock = threading.Lock()
+
+    def __enter__(self) -> WriterQueue:
+        if self._path is None or fcntl is None:
+            return self
+        self._thread_lock.acquire()
+        try:
+            if self._fd is not None and self._pid != os.getpid():
+                # A forked child must not share the parent's open file description: flock
+                # locks belong to it, so parent and child would not exclude each other.
+                os.close(self._fd)
+                self._fd = None
+            if self._fd is None:
+                self._pid = os.getpid()
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._path is None or fcntl is None or self._fd is None:
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def run_transaction(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    retries: int,
+    queue: WriterQueue | None = None,
+    *,
+    pipeline: bool = False,
+) -> T:
+    """Run ``work`` inside one transaction, rerunning it from scratch when the database reports a
+    lock timeout or deadlock. ``work`` must have no effect outside the transaction. With
+    ``pipeline`` (PostgreSQL), ``work`` may only use ``sql.run`` and read with ``fetch*()``:
+    SQLAlchemy Core reads do not work in psycopg pipeline mode."""
+    attempt = 0
+    postgres = pipeline and engine.dialect.name == "postgresql"
+    while True:
+        try:
+            if postgres:
+                with engine.begin() as connection:
+                    return _pipelined(connection, work)
+            if queue is None:
+                with engine.begin() as connection:
+                    return work(connection)
+            with queue, engine.begin() as connection:
+                return work(connection)
+        except DBAPIError as exc:
+            attempt += 1
+            if not is_retryable(exc) or attempt > retries:
+                raise
+            time.sleep(min(0.2, 0.002 * attempt) * (0.5 + random.random()))
