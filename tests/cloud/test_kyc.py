@@ -150,3 +150,17 @@ def test_bad_records_name_the_field() -> None:
             {"account": "a", "name": "n", "country": "US", "beneficial_owners": [{"id": "x"}]}
         )
     assert err.value.field.startswith("beneficial_owners.0")
+
+
+def test_real_screening_refuses_a_listed_customer() -> None:
+    import sluicegate.screening as screening
+
+    if not hasattr(screening, "screen"):
+        pytest.skip("sluicegate.screening.screen is not in this build")
+    result = check_customer(
+        _customer(name="Huawei Technologies Co., Ltd.", country="CN", headquarters="CN"),
+        as_of=AS_OF,
+    )
+    assert result["outcome"] == "refuse"
+    assert result["screening"][0]["decision"] == "block"
+    assert any("744" in c for c in result["citations"])
