@@ -935,7 +935,9 @@ def aggregate_dask(
         if scheduler:
             own_client = client = Client(scheduler)
         else:
-            own_cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False)
+            own_cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            )
             own_client = client = Client(own_cluster)
     try:
         peaks_df = peak_table(config)
