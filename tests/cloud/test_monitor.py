@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sluicegate.cloud import load_customers, run_monitor
 from sluicegate.cloud.ingest import TelemetryError
@@ -188,3 +190,23 @@ def test_state_on_postgresql(sample: dict[str, Path], tmp_path: Path) -> None:
     run_monitor([first], state_url=url)
     twice = run_monitor([second], state_url=url)
     assert twice.alerts == once.alerts
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cut=st.integers(min_value=1, max_value=336))
+def test_any_split_of_the_telemetry_merges_to_the_same_totals(
+    sample: dict[str, Path], tmp_path: Path, cut: int
+) -> None:
+    from sluicegate.cloud.ingest import aggregate, merge_capacity, merge_days
+
+    rows = pl.read_csv(sample["telemetry"], infer_schema=False)
+    first, second = tmp_path / f"a{cut}.csv", tmp_path / f"b{cut}.csv"
+    rows.slice(0, cut).write_csv(first)
+    rows.slice(cut).write_csv(second)
+    whole = aggregate([str(sample["telemetry"])])
+    parts = [aggregate([str(first)]), aggregate([str(second)])]
+    assert merge_days([p.days for p in parts]).equals(whole.days)
+    assert merge_capacity([p.capacity for p in parts]).equals(whole.capacity)
+    assert sum(p.rows_read for p in parts) == whole.rows_read
