@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/ledger.py
 	$(PY) benchmarks/screening.py
 	$(PY) benchmarks/simulate.py
+	$(PY) benchmarks/cloud.py --rows 20000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

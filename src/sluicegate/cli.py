@@ -35,9 +35,6 @@ rules_app = typer.Typer(
 app.add_typer(regimes_app, name="regimes")
 app.add_typer(rules_app, name="rules")
 app.add_typer(chips_app, name="chips")
-from sluicegate.cloud.commands import register as _register_cloud  # noqa: E402
-
-_register_cloud(app)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID, EXIT_BROKEN = 0, 1, 2, 3
 
@@ -798,6 +795,10 @@ _register_screening(app)
 from sluicegate.ledger.commands import register as _register_ledger  # noqa: E402
 
 _register_ledger(app)
+
+from sluicegate.cloud.commands import register as _register_cloud  # noqa: E402
+
+_register_cloud(app)
 
 
 def main() -> None:
