@@ -743,6 +743,10 @@ from sluicegate.screening.commands import register as _register_screening  # noq
 
 _register_screening(app)
 
+from sluicegate.service.commands import register as _register_service  # noqa: E402
+
+_register_service(app)
+
 
 def main() -> None:
     app()

@@ -1,0 +1,130 @@
+"""Simulations over HTTP: start a shipped scenario as a background job, follow its progress,
+cancel it, fetch its summary.json, comparison with baseline and HTML report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+
+from sluicegate.service.auth import allow
+from sluicegate.service.errors import ApiError
+from sluicegate.service.models import Job, SimulationRequest
+from sluicegate.service.routers.common import AUTH, errors
+from sluicegate.service.store import Principal
+
+router = APIRouter(prefix="/v1/simulations", tags=["simulations"])
+
+
+def _job(request: Request, job_id: str) -> Any:
+    job = request.app.state.jobs.get(job_id)
+    if job is None or job.kind != "simulation":
+        raise ApiError(404, f"no simulation job {job_id!r}", "job")
+    return job
+
+
+def _finished(request: Request, job_id: str, name: str) -> Any:
+    job = _job(request, job_id)
+    job.refresh()
+    if job.state != "done":
+        raise ApiError(409, f"simulation is {job.state}, not done", "job")
+    path = job.directory / name
+    if not path.is_file():
+        raise ApiError(404, f"{name} is missing for this job", "job")
+    return path
+
+
+@router.post("", response_model=Job, status_code=202, responses=errors(*AUTH, 413, 422))
+def start(
+    request: Request,
+    body: SimulationRequest,
+    principal: Principal = Depends(allow("simulate")),
+) -> dict[str, Any]:
+    """Run a shipped scenario in the background (with a comparison against ``baseline``)."""
+    from sluicegate.simulate import shipped_scenarios
+
+    if body.scenario not in shipped_scenarios():
+        raise ApiError(
+            422,
+            f"unknown scenario {body.scenario!r}; shipped: {', '.join(shipped_scenarios())}",
+            "scenario",
+        )
+    limit = request.app.state.settings.max_simulation_draws
+    if body.draws > limit:
+        raise ApiError(422, f"at most {limit} draws on this server", "draws")
+    job = request.app.state.jobs.start_simulation(
+        principal.name, body.scenario, body.draws, body.seed
+    )
+    described: dict[str, Any] = job.describe()
+    return described
+
+
+@router.get("/{job_id}", response_model=Job, responses=errors(*AUTH, 404))
+def status(
+    request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
+) -> dict[str, Any]:
+    """State and progress (0 to 1) of a simulation."""
+    described: dict[str, Any] = _job(request, job_id).describe()
+    return described
+
+
+@router.get("/{job_id}/result", response_model=dict[str, Any], responses=errors(*AUTH, 404, 409))
+def result(
+    request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
+) -> dict[str, Any]:
+    """The run's summary.json (contract §6)."""
+    body: dict[str, Any] = json.loads(
+        _finished(request, job_id, "summary.json").read_text(encoding="utf-8")
+    )
+    return body
+
+
+@router.get(
+    "/{job_id}/comparison", response_model=dict[str, Any], responses=errors(*AUTH, 404, 409)
+)
+def comparison(
+    request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
+) -> dict[str, Any]:
+    """The policy comparison against ``baseline`` (delay, compute change and cost per actor)."""
+    body: dict[str, Any] = json.loads(
+        _finished(request, job_id, "comparison.json").read_text(encoding="utf-8")
+    )
+    return body
+
+
+@router.get(
+    "/{job_id}/report",
+    response_class=FileResponse,
+    responses={**errors(*AUTH, 404, 409), 200: {"content": {"text/html": {}}}},
+)
+def report(
+    request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
+) -> FileResponse:
+    """The offline HTML report of the run."""
+    return FileResponse(
+        _finished(request, job_id, "report.html"),
+        media_type="text/html",
+        filename=f"simulation-{job_id}.html",
+    )
+
+
+@router.delete("/{job_id}", response_model=Job, responses=errors(*AUTH, 404))
+def cancel(
+    request: Request, job_id: str, _p: Principal = Depends(allow("simulate"))
+) -> dict[str, Any]:
+    """Cancel a running simulation (its process is terminated)."""
+    job = _job(request, job_id)
+    request.app.state.jobs.cancel(job)
+    described: dict[str, Any] = job.describe()
+    return described
+
+
+@router.get("", response_model=list[Job], responses=errors(*AUTH))
+def list_jobs(
+    request: Request, _p: Principal = Depends(allow("simulation-results"))
+) -> list[dict[str, Any]]:
+    """Every simulation job of this server, newest first."""
+    jobs = [j for j in request.app.state.jobs.jobs.values() if j.kind == "simulation"]
+    return [j.describe() for j in sorted(jobs, key=lambda j: j.created, reverse=True)]
