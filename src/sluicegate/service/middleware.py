@@ -63,27 +63,34 @@ class BodyLimitMiddleware:
                     await _reject(send, self.limit)
                     return
         received = 0
-        started = False
+        exceeded = False
+        replaced = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # the app may turn the failed read into its own error (FastAPI answers 400):
+            # whatever it says, the client gets the 413
+            nonlocal replaced
+            if exceeded:
+                if not replaced:
+                    replaced = True
+                    await _reject(send, self.limit)
+                return
             await send(message)
 
         try:
-            await self.app(scope, counted_receive, tracked_send)
+            await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
-            if not started:
+            if not replaced:
                 await _reject(send, self.limit)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
@@ -134,7 +134,7 @@ def post_decisions(
     screen: ScreenQ = False,
     trace: TraceQ = True,
     _p: Principal = Depends(allow("decide")),
-) -> dict[str, Any]:
+) -> Any:
     """Decide one transaction (the decision; an invalid one gives 422 naming the field) or a
     batch (``{"decisions": [...]}``, one per transaction in order; invalid ones carry ``error``).
     Batches over the configured size go to ``POST /v1/decisions/jobs``."""
@@ -148,11 +148,11 @@ def post_decisions(
         )
     decisions = decide(records, check_regime(regime), check_reform(reform), screen, trace)
     if is_batch:
-        return {"decisions": decisions}
+        return JSONResponse({"decisions": decisions})
     decision = decisions[0]
     if "error" in decision:
         raise ApiError(422, decision["error"]["message"], decision["error"]["field"])
-    return decision
+    return JSONResponse(decision)
 
 
 @router.post(
@@ -254,12 +254,12 @@ def job_status(
 )
 def job_result(
     request: Request, job_id: str, principal: Principal = Depends(allow("decision-jobs"))
-) -> dict[str, Any]:
+) -> Any:
     """The decisions of a finished job (409 while it runs or when it failed or was cancelled)."""
     job = _job_of(request, job_id, principal)
     if job.state != "done":
         raise ApiError(409, f"job is {job.state}, not done", "job")
-    return {"decisions": job.result}
+    return JSONResponse({"decisions": job.result})
 
 
 @router.delete("/jobs/{job_id}", response_model=Job, responses=errors(*AUTH, 404))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
 
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
@@ -31,7 +32,7 @@ def post_screen(
         ),
     ],
     _p: Principal = Depends(allow("screen")),
-) -> dict[str, Any]:
+) -> Any:
     """Screen one query (its result) or ``{"queries": [...]}`` (``{"results": [...]}``); every
     match says why it matched, what a hit means and the citation."""
     from sluicegate.screening import screen_many
@@ -41,12 +42,12 @@ def post_screen(
             q.model_dump(exclude_none=True) | {"id": q.id or str(i)}
             for i, q in enumerate(body.queries, 1)
         ]
-        return {"results": screen_many(queries)}
+        return JSONResponse({"results": screen_many(queries)})
     query = body.model_dump(exclude_none=True) | {"id": body.id or "query"}
     result = screen_many([query])[0]
     if "error" in result:
         raise ApiError(422, result["error"]["message"], result["error"]["field"])
-    return result
+    return JSONResponse(result)
 
 
 @router.get("/parties/{party_id}", response_model=dict[str, Any], responses=errors(*AUTH, 404))
