@@ -101,7 +101,7 @@
         z, text, hoverinfo: "text", colorscale, zmin: m.has_tiers ? 1 : 0, zmax: m.has_tiers ? 3 : 2,
         showscale: false, marker: { line: { color: "#fff", width: 0.4 } },
       }], { title: { text: title }, geo: { projection: { type: "natural earth" }, showframe: false },
-        margin: { l: 0, r: 0, t: 40, b: 0 } }, { displaylogo: false, responsive: true });
+        margin: { l: 0, r: 0, t: 40, b: 0 } }, { displaylogo: false, responsive: true, topojsonURL: "/static/vendor/topojson/" });
     } catch (e) { caption.textContent = "Error: " + e.message; }
   }
   function drawTimeline(regimes) {
