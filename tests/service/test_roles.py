@@ -76,7 +76,9 @@ def test_matrix_covers_every_api_route(service: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("role", [*ROLES, None])
-@pytest.mark.parametrize(("method", "path", "kwargs", "allowed"), ROUTES, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "allowed"), ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES]
+)
 def test_role_matrix(
     service: dict[str, Any],
     role: str | None,

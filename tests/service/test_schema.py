@@ -44,10 +44,9 @@ def _key(path: str) -> str:
 @schema.parametrize()
 @settings(
     max_examples=4,
+    derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
 def test_api_matches_schema(case: Any) -> None:
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {_key(case.path)}"}, checks=CHECKS
-    )
+    case.call_and_validate(headers={"Authorization": f"Bearer {_key(case.path)}"}, checks=CHECKS)

@@ -84,7 +84,7 @@ def allow(capability: str) -> Callable[[Request], Any]:
     """Dependency: the caller must hold a role allowed for ``capability``."""
     roles = ROLE_MATRIX[capability]
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         key, from_cookie = presented_key(request)
         if not key:
             raise ApiError(

@@ -61,6 +61,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 400:  # FastAPI: a body it cannot decode — invalid input, say so
+            return JSONResponse(error_body("body", f"{message}: send UTF-8 JSON"), status_code=422)
         if exc.status_code == 404 and message == "Not Found":
             message = "no such resource"
         return JSONResponse(

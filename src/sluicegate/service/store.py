@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -29,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
 ROLES = ("exporter", "compliance", "auditor", "admin")
+CACHE_SECONDS = 10.0
 
 
 class Base(DeclarativeBase):
@@ -94,7 +96,9 @@ class Store:
                 kwargs["poolclass"] = StaticPool
         self.engine: Engine = create_engine(url, **kwargs)
         Base.metadata.create_all(self.engine)
-        self._cache: dict[str, Principal | None] = {}
+        # fingerprint -> (principal or None, expiry): revocation is immediate in this process
+        # and reaches other worker processes within CACHE_SECONDS
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ keys
@@ -155,14 +159,16 @@ class Store:
     def authenticate(self, key: str) -> Principal | None:
         """The principal of a presented key, or None (unknown, malformed, wrong or revoked)."""
         fingerprint = hashlib.sha256(key.encode()).hexdigest()
+        now = time.monotonic()
         with self._lock:
-            if fingerprint in self._cache:
-                return self._cache[fingerprint]
+            hit = self._cache.get(fingerprint)
+            if hit is not None and hit[1] > now:
+                return hit[0]
         principal = self._lookup(key)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[fingerprint] = principal
+            self._cache[fingerprint] = (principal, now + CACHE_SECONDS)
         return principal
 
     def _lookup(self, key: str) -> Principal | None:

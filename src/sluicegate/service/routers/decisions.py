@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from sluicegate.service.auth import allow
@@ -25,6 +26,7 @@ from sluicegate.service.routers.common import AUTH, check_reform, check_regime, 
 from sluicegate.service.store import Principal
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+INLINE = 4  # batches up to this size are decided on the event loop
 
 RegimeQ = Annotated[
     str | None,
@@ -120,7 +122,7 @@ def _records(body: dict[str, Any]) -> tuple[list[Any], bool]:
         },
     },
 )
-def post_decisions(
+async def post_decisions(
     request: Request,
     body: Annotated[
         dict[str, Any],
@@ -146,7 +148,12 @@ def post_decisions(
             f"{len(records)} transactions: over {limit}, use POST /v1/decisions/jobs",
             "transactions",
         )
-    decisions = decide(records, check_regime(regime), check_reform(reform), screen, trace)
+    regime, reform = check_regime(regime), check_reform(reform)
+    if len(records) <= INLINE and not screen:
+        # about a millisecond of work: cheaper on the event loop than a thread hop
+        decisions = decide(records, regime, reform, screen, trace)
+    else:
+        decisions = await run_in_threadpool(decide, records, regime, reform, screen, trace)
     if is_batch:
         return JSONResponse({"decisions": decisions})
     decision = decisions[0]
