@@ -232,3 +232,62 @@ def test_simulation_job_result_report_and_cancel(service: dict[str, Any]) -> Non
     assert comparison["reference"] == "baseline"
     report = client.get(f"/v1/simulations/{job}/report", headers=reader)
     assert report.status_code == 200 and "<html" in report.text.lower()
+
+
+def test_jobs_are_shared_between_worker_processes(tmp_path: Any) -> None:
+    first = make_app(tmp_path)
+    second = make_app(tmp_path)  # same database and job directory: another worker
+    key = first.state.store.add_user("c", "compliance")
+    headers = auth(key)
+    with TestClient(first) as one, TestClient(second) as two:
+        job = one.post(
+            "/v1/decisions/jobs", json={"transactions": [TXN] * 60}, headers=headers
+        ).json()["job"]
+        done = _wait(two, f"/v1/decisions/jobs/{job}", headers)
+        assert done["state"] == "done" and done["done"] == 60
+        assert (
+            len(two.get(f"/v1/decisions/jobs/{job}/result", headers=headers).json()["decisions"])
+            == 60
+        )
+        assert two.get("/v1/decisions/jobs/../../etc", headers=headers).status_code == 404
+        assert two.get("/v1/decisions/jobs/0123456789abcdef", headers=headers).status_code == 404
+
+
+def test_decision_job_cancel(service: dict[str, Any]) -> None:
+    client, key = service["client"], service["keys"]["compliance"]
+    job = client.post(
+        "/v1/decisions/jobs", json={"transactions": [TXN] * 2000}, headers=auth(key)
+    ).json()["job"]
+    cancelled = client.delete(f"/v1/decisions/jobs/{job}", headers=auth(key)).json()
+    assert cancelled["state"] in ("cancelled", "done")
+    if cancelled["state"] == "cancelled":
+        time.sleep(0.5)
+        assert client.get(f"/v1/decisions/jobs/{job}", headers=auth(key)).json()["state"] == (
+            "cancelled"
+        )
+        assert client.get(f"/v1/decisions/jobs/{job}/result", headers=auth(key)).status_code == 409
+
+
+def test_simulations_are_bounded(tmp_path: Any) -> None:
+    app = make_app(tmp_path, max_running_simulations=1)
+    key = app.state.store.add_user("c", "compliance")
+    with TestClient(app) as client:
+        first = client.post(
+            "/v1/simulations", json={"scenario": "baseline", "draws": 2}, headers=auth(key)
+        )
+        assert first.status_code == 202
+        second = client.post(
+            "/v1/simulations", json={"scenario": "baseline", "draws": 2}, headers=auth(key)
+        )
+        assert second.status_code == 409 and second.json()["error"]["field"] == "scenario"
+        client.delete(f"/v1/simulations/{first.json()['job']}", headers=auth(key))
+
+
+def test_security_headers_and_login_rate_limit(tmp_path: Any) -> None:
+    app = make_app(tmp_path, rate_per_second=0.01, rate_burst=3)
+    with TestClient(app) as client:
+        page = client.get("/login")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY"
+        codes = [client.post("/login", data={"key": "sg_x_y"}).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]

@@ -133,10 +133,20 @@ def page(browser: Any, server: dict[str, Any]) -> Iterator[Any]:
             route.abort()
 
     page.route("**/*", guard)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
     page.set_default_timeout(30_000)
     yield page
     context.close()
     assert outside == [], f"requests left the server: {outside}"
+    assert problems == [], f"browser errors (script, CSP): {problems}"
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 def _login(page: Any, server: dict[str, Any], role: str) -> None:
@@ -155,14 +165,12 @@ def _shot(page: Any, name: str) -> None:
 def test_overview_map_and_timeline(page: Any, server: dict[str, Any]) -> None:
     _login(page, server, "compliance")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.locator(":focus").text_content() == "Skip to content"
     page.wait_for_selector("#map .main-svg")
     page.wait_for_selector("#timeline .main-svg")
     page.get_by_label("Regime", exact=True).select_option("us-2025-01-13-ai-diffusion")
     page.get_by_role("button", name="Show map").click()
-    page.wait_for_function(
-        "document.querySelector('#map-caption').textContent.includes('tiers (green 1')"
-    )
+    expect(page.locator("#map-caption")).to_contain_text("tiers (green 1")
     assert page.locator("#regime-table tbody tr").count() >= 6
     _shot(page, "overview")
 

@@ -21,7 +21,11 @@ from fastapi.templating import Jinja2Templates
 from sluicegate.service import errors as error_handlers
 from sluicegate.service.auth import TokenBuckets
 from sluicegate.service.jobs import JobManager
-from sluicegate.service.middleware import BodyLimitMiddleware, EventMiddleware
+from sluicegate.service.middleware import (
+    BodyLimitMiddleware,
+    EventMiddleware,
+    SecurityHeadersMiddleware,
+)
 from sluicegate.service.models import Health
 from sluicegate.service.settings import Settings
 from sluicegate.service.store import Principal, Store
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -32,6 +32,7 @@ class Settings:
     batch_job_threshold: int = 1000
     jobs_dir: Path = field(default_factory=lambda: Path("./sluice-jobs"))
     max_simulation_draws: int = 1000
+    max_running_simulations: int = 2
     cookie_secure: bool = False
 
     @classmethod
@@ -45,5 +46,6 @@ class Settings:
             batch_job_threshold=_env_int("SLUICE_BATCH_JOB_THRESHOLD", 1000),
             jobs_dir=Path(os.environ.get("SLUICE_JOBS_DIR") or "./sluice-jobs"),
             max_simulation_draws=_env_int("SLUICE_MAX_SIMULATION_DRAWS", 1000),
+            max_running_simulations=_env_int("SLUICE_MAX_RUNNING_SIMULATIONS", 2),
             cookie_secure=os.environ.get("SLUICE_COOKIE_SECURE", "") == "1",
         )

@@ -68,7 +68,11 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> Response:
-    principal = request.app.state.store.authenticate(key.strip()) if key.strip() else None
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.buckets.take(f"login:{client}")
+    principal = (
+        request.app.state.store.authenticate(key.strip()) if key.strip() and not wait else None
+    )
     if principal is None:
         templates = request.app.state.templates
         return templates.TemplateResponse(
@@ -78,9 +82,11 @@ def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> R
                 "principal": None,
                 "page": "login",
                 "pages": PAGES,
-                "error": "That key is unknown or revoked.",
+                "error": "Too many attempts; wait a moment."
+                if wait
+                else "That key is unknown or revoked.",
             },
-            status_code=401,
+            status_code=429 if wait else 401,
         )
     request.state.principal = principal
     response = RedirectResponse("/", status_code=303)

@@ -4,13 +4,12 @@ upload (same table as ``sluice decide-batch``), and big batches as background jo
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
@@ -50,14 +49,14 @@ def decide(
     reform: str | None,
     screen: bool,
     trace: bool = True,
-    cancel: threading.Event | None = None,
+    cancelled: Callable[[], bool] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Decide records exactly as ``sluice decide`` does (optionally with screening)."""
     from sluicegate.rules import DecisionRequestError, decide_records, decide_stream
 
     try:
-        if cancel is None and progress is None:
+        if cancelled is None and progress is None:
             if not screen:
                 return decide_records(records, regime=regime, reform=reform, trace=trace)
             from sluicegate.screening.decisions import decide_and_screen
@@ -81,10 +80,11 @@ def decide(
         out: list[dict[str, Any]] = []
         for decision in stream:
             out.append(decision)
-            if progress is not None and len(out) % 100 == 0:
-                progress(len(out))
-            if cancel is not None and cancel.is_set():
-                break
+            if len(out) % 100 == 0:
+                if progress is not None:
+                    progress(len(out))
+                if cancelled is not None and cancelled():
+                    break
         if progress is not None:
             progress(len(out))
         return out
@@ -210,8 +210,8 @@ async def post_csv(
 
 
 def _job_of(request: Request, job_id: str, principal: Principal) -> Any:
-    job = request.app.state.jobs.get(job_id)
-    if job is None or job.kind != "decisions":
+    job = request.app.state.jobs.get(job_id, "decisions")
+    if job is None:
         raise ApiError(404, f"no decision job {job_id!r}", "job")
     if principal.role == "exporter" and job.owner != principal.name:
         raise ApiError(404, f"no decision job {job_id!r}", "job")
@@ -233,8 +233,8 @@ def start_job(
     job = request.app.state.jobs.start_decisions(
         principal.name,
         body.transactions,
-        lambda recs, cancel, progress: decide(
-            recs, regime, reform, screen, trace, cancel, progress
+        lambda recs, cancelled, progress: decide(
+            recs, regime, reform, screen, trace, cancelled, progress
         ),
         {
             "regime": regime,
@@ -264,9 +264,10 @@ def job_result(
 ) -> Any:
     """The decisions of a finished job (409 while it runs or when it failed or was cancelled)."""
     job = _job_of(request, job_id, principal)
-    if job.state != "done":
-        raise ApiError(409, f"job is {job.state}, not done", "job")
-    return JSONResponse({"decisions": job.result})
+    state = job.describe()["state"]
+    if state != "done":
+        raise ApiError(409, f"job is {state}, not done", "job")
+    return FileResponse(job.directory / "result.json", media_type="application/json")
 
 
 @router.delete("/jobs/{job_id}", response_model=Job, responses=errors(*AUTH, 404))

@@ -19,24 +19,24 @@ router = APIRouter(prefix="/v1/simulations", tags=["simulations"])
 
 
 def _job(request: Request, job_id: str) -> Any:
-    job = request.app.state.jobs.get(job_id)
-    if job is None or job.kind != "simulation":
+    job = request.app.state.jobs.get(job_id, "simulation")
+    if job is None:
         raise ApiError(404, f"no simulation job {job_id!r}", "job")
     return job
 
 
 def _finished(request: Request, job_id: str, name: str) -> Any:
     job = _job(request, job_id)
-    job.refresh()
-    if job.state != "done":
-        raise ApiError(409, f"simulation is {job.state}, not done", "job")
+    state = job.describe()["state"]
+    if state != "done":
+        raise ApiError(409, f"simulation is {state}, not done", "job")
     path = job.directory / name
     if not path.is_file():
         raise ApiError(404, f"{name} is missing for this job", "job")
     return path
 
 
-@router.post("", response_model=Job, status_code=202, responses=errors(*AUTH, 413, 422))
+@router.post("", response_model=Job, status_code=202, responses=errors(*AUTH, 409, 413, 422))
 def start(
     request: Request,
     body: SimulationRequest,
@@ -51,9 +51,18 @@ def start(
             f"unknown scenario {body.scenario!r}; shipped: {', '.join(shipped_scenarios())}",
             "scenario",
         )
-    limit = request.app.state.settings.max_simulation_draws
-    if body.draws > limit:
-        raise ApiError(422, f"at most {limit} draws on this server", "draws")
+    settings = request.app.state.settings
+    if body.draws > settings.max_simulation_draws:
+        raise ApiError(
+            422, f"at most {settings.max_simulation_draws} draws on this server", "draws"
+        )
+    if request.app.state.jobs.running("simulation") >= settings.max_running_simulations:
+        raise ApiError(
+            409,
+            f"{settings.max_running_simulations} simulations are running already; "
+            "wait for one to finish or cancel one",
+            "scenario",
+        )
     job = request.app.state.jobs.start_simulation(
         principal.name, body.scenario, body.draws, body.seed
     )
@@ -126,5 +135,4 @@ def list_jobs(
     request: Request, _p: Principal = Depends(allow("simulation-results"))
 ) -> list[dict[str, Any]]:
     """Every simulation job of this server, newest first."""
-    jobs = [j for j in request.app.state.jobs.jobs.values() if j.kind == "simulation"]
-    return [j.describe() for j in sorted(jobs, key=lambda j: j.created, reverse=True)]
+    return [j.describe() for j in request.app.state.jobs.jobs_of("simulation")[:100]]
