@@ -187,7 +187,8 @@
           ", score " + esc(Number(m.score).toFixed(2)) + " (" + esc(m.band || m.decision) + ")<br>" + esc(m.effect || "") +
           (m.citation ? "<br>Citation: " + esc(m.citation) : "") +
           "<details><summary>Why it matched</summary><pre>" + esc(JSON.stringify(m.explanation, null, 1)) + "</pre></details>" +
-          '<button type="button" class="chain" data-id="' + esc(m.entity_id) + '">Ownership chain</button></li>').join("");
+          '<button type="button" class="chain" data-id="' + esc(m.entity_id) + '" aria-label="Ownership chain of ' +
+          esc(m.name) + " (" + esc(m.list) + ')">Ownership chain</button></li>').join("");
         out.innerHTML = '<p class="verdict" id="screen-decision">Decision: ' + esc(r.decision) + "</p><ol>" + items + "</ol>";
         for (const b of out.querySelectorAll("button.chain")) {
           b.addEventListener("click", () => { $("#p-id").value = b.dataset.id; resolveParty(b.dataset.id); });
@@ -200,11 +201,17 @@
     const out = $("#party-result");
     try {
       const p = await api("GET", "/v1/parties/" + encodeURIComponent(id));
-      const chain = (p.chain || []).map((c) => "<li>" + esc(JSON.stringify(c)) + "</li>").join("");
-      out.innerHTML = '<div class="card" id="party-card"><p><strong>' + esc(p.name) + "</strong> (" + esc(p.party_id) + ")</p>" +
+      const chain = (p.chain || []).map((c) => "<li>" + esc(c.name) + " (" + esc(c.id) + "), headquarters " +
+        esc(c.headquarters || "unknown") + (c.percent !== null && c.percent !== undefined ? ", held " + esc(c.percent) + "% by the next link" :
+        "") + (c.source ? " — source: " + esc(c.source) : "") + "</li>").join("");
+      const owners = (p.listed_owners || []).map((o) => "<li>" + esc(o.name) + ": " + esc(o.percent) + "% (" + esc(o.status) + ")</li>").join("");
+      out.innerHTML = '<div class="card" id="party-card" tabindex="-1"><p><strong>' + esc(p.name) + "</strong> (" + esc(p.party_id) + ")</p>" +
         "<p>Headquarters " + esc(p.headquarters || "unknown") + " (" + esc(p.headquarters_basis) + "); ultimate parent " +
         esc(p.ultimate_parent_name || p.ultimate_parent || "—") + "; treated as listed: " + esc(p.treated_as_listed) + "</p>" +
-        "<h3>Ownership chain</h3><ol>" + (chain || "<li>none recorded</li>") + "</ol></div>";
+        "<p>Listed on: " + esc((p.listed_on || []).join(", ") || "none") + "</p>" +
+        "<h3>Ownership chain</h3><ol>" + (chain || "<li>none recorded</li>") + "</ol>" +
+        (owners ? "<h3>Listed owners</h3><ul>" + owners + "</ul>" : "") +
+        (p.ownership_rule_citation ? "<p>Citation: " + esc(p.ownership_rule_citation) + "</p>" : "") + "</div>";
       out.querySelector(".card").focus();
     } catch (e) { fail(out, e); }
   }
