@@ -291,3 +291,36 @@ def test_security_headers_and_login_rate_limit(tmp_path: Any) -> None:
         assert page.headers["x-frame-options"] == "DENY"
         codes = [client.post("/login", data={"key": "sg_x_y"}).status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
+
+
+def test_every_success_response_has_an_example(service: dict[str, Any]) -> None:
+    schema = service["client"].get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    def has_example(node: Any) -> bool:
+        if not node:
+            return False
+        if "example" in node or "examples" in node:
+            return True
+        if "$ref" in node:
+            return has_example(components[node["$ref"].split("/")[-1]])
+        if node.get("type") == "array":
+            return has_example(node.get("items"))
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                return all(has_example(x) for x in node[key])
+        return False
+
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                media = response.get("content", {}).get("application/json")
+                if status.startswith("2") and media is not None:
+                    if not (
+                        "example" in media
+                        or "examples" in media
+                        or has_example(media.get("schema"))
+                    ):
+                        missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []

@@ -177,6 +177,11 @@ class ScreenResult(BaseModel):
 
 class ScreenResults(BaseModel):
     results: list[ScreenResult]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"results": [{"id": "q1", "decision": "clear", "matches": []}]}]
+        }
+    )
 
 
 class UserCreate(BaseModel):
@@ -195,6 +200,13 @@ class UserCreated(BaseModel):
     name: str
     role: str
     key: str = Field(description="shown once; stored only hashed")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "acme-exports", "role": "exporter", "key": "sg_0123456789abcdef_..."}
+            ]
+        }
+    )
 
 
 class User(BaseModel):
@@ -204,6 +216,20 @@ class User(BaseModel):
     consignees: list[str]
     created: str
     revoked: bool
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "acme-exports",
+                    "role": "exporter",
+                    "key_id": "0123456789abcdef",
+                    "consignees": ["acme-in"],
+                    "created": "2026-01-20T10:00:00Z",
+                    "revoked": False,
+                }
+            ]
+        }
+    )
 
 
 class Event(BaseModel):
@@ -213,6 +239,20 @@ class Event(BaseModel):
     method: str
     path: str
     status: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "time": "2026-01-20T10:00:00Z",
+                    "key_name": "analyst",
+                    "role": "compliance",
+                    "method": "POST",
+                    "path": "/v1/simulations",
+                    "status": 202,
+                }
+            ]
+        }
+    )
 
 
 class RegimeSummary(BaseModel):
@@ -263,8 +303,33 @@ class TierMap(BaseModel):
     has_tiers: bool
     chip: str
     countries: list[CountryTier]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "date": "2025-06-01",
+                    "regime": "us-2025-01-13-ai-diffusion",
+                    "has_tiers": True,
+                    "chip": "nvidia-h100-sxm",
+                    "countries": [
+                        {
+                            "code": "IN",
+                            "alpha_3": "IND",
+                            "name": "India",
+                            "tier": 2,
+                            "authorization": "LPP",
+                            "review_policy": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
 
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "version": "0.1.0"}]}
+    )

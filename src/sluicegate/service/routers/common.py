@@ -46,3 +46,10 @@ def check_reform(reform: str | None) -> str | None:
             "reform",
         )
     return reform
+
+
+def example(value: Any, status: int = 200, description: str = "success") -> dict[int | str, Any]:
+    """OpenAPI ``responses`` entry giving an example answer."""
+    return {
+        status: {"description": description, "content": {"application/json": {"example": value}}}
+    }

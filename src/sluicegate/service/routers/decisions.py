@@ -169,7 +169,17 @@ async def post_decisions(
         **errors(*AUTH, 413, 422),
         200: {
             "description": "rows as JSON ({columns, rows}) or, with format=csv, a CSV file",
-            "content": {"text/csv": {}},
+            "content": {
+                "text/csv": {},
+                "application/json": {
+                    "example": {
+                        "columns": ["id", "authorization", "citations"],
+                        "rows": [
+                            {"id": "a", "authorization": "NLR", "citations": "15 CFR 740.8(a)-(b)"}
+                        ],
+                    }
+                },
+            },
         },
     },
 )

@@ -13,9 +13,38 @@ from fastapi import APIRouter, Depends, Query
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
 from sluicegate.service.models import RegimeSummary, TierMap
-from sluicegate.service.routers.common import AUTH, errors
+from sluicegate.service.routers.common import AUTH, errors, example
 
 router = APIRouter(prefix="/v1", tags=["reference"])
+
+REGIME_EXAMPLE = {
+    "id": "us-2023-11-17",
+    "title": "Implementation of Additional Export Controls: Certain Advanced Computing Items",
+    "citation": "88 FR 73458",
+    "published": "2023-10-25",
+    "effective": "2023-11-17",
+    "compliance": "2023-11-17",
+    "end": "2024-12-01",
+    "binding": True,
+    "provisions": {"eccn_3a090": {"title": "ECCN 3A090", "cite": "88 FR 73458", "parameters": {}}},
+}
+DIFF_EXAMPLE = {
+    "from": "us-2023-11-17",
+    "to": "us-2024-12-02",
+    "dates": {"effective": {"from": "2023-11-17", "to": "2024-12-02"}},
+}
+CHIP_EXAMPLE = {
+    "id": "nvidia-h100-sxm",
+    "name": "NVIDIA H100 SXM",
+    "manufacturer": "NVIDIA",
+    "tpp": 15832,
+    "die_area_mm2": 814,
+    "performance_density": 19.45,
+    "datacenter": True,
+    "memory_bandwidth_gbs": 3350,
+    "interconnect_gbs": 900,
+    "classification_today": "3A090.a",
+}
 reader = Depends(allow("reference"))
 
 
@@ -55,7 +84,11 @@ def list_regimes(_p: Any = reader) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/reforms", response_model=list[str], responses=errors(*AUTH))
+@router.get(
+    "/reforms",
+    response_model=list[str],
+    responses={**errors(*AUTH), **example(["g2g-doubled-allocations", "h20-class-controlled"])},
+)
 def list_reforms(_p: Any = reader) -> list[str]:
     """Names of the shipped reforms (usable as ``?reform=NAME``)."""
     from sluicegate.regimes.loader import shipped_reforms
@@ -63,14 +96,22 @@ def list_reforms(_p: Any = reader) -> list[str]:
     return shipped_reforms()
 
 
-@router.get("/regimes/{regime_id}", response_model=dict[str, Any], responses=errors(*AUTH, 404))
+@router.get(
+    "/regimes/{regime_id}",
+    response_model=dict[str, Any],
+    responses={**errors(*AUTH, 404), **example(REGIME_EXAMPLE)},
+)
 def show_regime(regime_id: str, _p: Any = reader) -> dict[str, Any]:
     """One regime or shipped reform in full: dates, status, provisions, cited parameters."""
     body: dict[str, Any] = _regime(regime_id).model_dump(mode="json")
     return body
 
 
-@router.get("/regimes/{a}/diff/{b}", response_model=dict[str, Any], responses=errors(*AUTH, 404))
+@router.get(
+    "/regimes/{a}/diff/{b}",
+    response_model=dict[str, Any],
+    responses={**errors(*AUTH, 404), **example(DIFF_EXAMPLE)},
+)
 def diff(a: str, b: str, _p: Any = reader) -> dict[str, Any]:
     """What changed from regime A to regime B: dates, provisions, parameters."""
     import json
@@ -190,7 +231,11 @@ CHIP_FIELDS = (
 )
 
 
-@router.get("/chips", response_model=list[dict[str, Any]], responses=errors(*AUTH))
+@router.get(
+    "/chips",
+    response_model=list[dict[str, Any]],
+    responses={**errors(*AUTH), **example([CHIP_EXAMPLE])},
+)
 def list_chips(_p: Any = reader) -> list[dict[str, Any]]:
     """Every accelerator: TPP, performance density, datacenter flag, classification today."""
     from sluicegate.regimes import catalogue
@@ -202,7 +247,11 @@ def list_chips(_p: Any = reader) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/chips/{chip_id}", response_model=dict[str, Any], responses=errors(*AUTH, 404))
+@router.get(
+    "/chips/{chip_id}",
+    response_model=dict[str, Any],
+    responses={**errors(*AUTH, 404), **example(CHIP_EXAMPLE)},
+)
 def show_chip(chip_id: str, _p: Any = reader) -> dict[str, Any]:
     """One accelerator with every figure, its source and its classification under each regime."""
     import json
@@ -231,7 +280,11 @@ def show_chip(chip_id: str, _p: Any = reader) -> dict[str, Any]:
     return result
 
 
-@router.get("/scenarios", response_model=list[str], responses=errors(*AUTH))
+@router.get(
+    "/scenarios",
+    response_model=list[str],
+    responses={**errors(*AUTH), **example(["baseline", "diffusion-enforced-2025-05"])},
+)
 def list_scenarios(_p: Any = reader) -> list[str]:
     """The shipped simulation scenarios."""
     from sluicegate.simulate import shipped_scenarios

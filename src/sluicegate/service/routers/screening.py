@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
 from sluicegate.service.models import ScreenBatch, ScreenQuery, ScreenResult, ScreenResults
-from sluicegate.service.routers.common import AUTH, errors
+from sluicegate.service.routers.common import AUTH, errors, example
 from sluicegate.service.store import Principal
 
 router = APIRouter(prefix="/v1", tags=["screening"])
@@ -19,7 +19,10 @@ router = APIRouter(prefix="/v1", tags=["screening"])
 @router.post(
     "/screen",
     response_model=ScreenResult | ScreenResults,
-    responses=errors(*AUTH, 413, 422),
+    responses={
+        **errors(*AUTH, 413, 422),
+        **example({"id": "q1", "decision": "clear", "matches": []}),
+    },
 )
 def post_screen(
     body: Annotated[
@@ -50,7 +53,31 @@ def post_screen(
     return JSONResponse(result)
 
 
-@router.get("/parties/{party_id}", response_model=dict[str, Any], responses=errors(*AUTH, 404))
+@router.get(
+    "/parties/{party_id}",
+    response_model=dict[str, Any],
+    responses={
+        **errors(*AUTH, 404),
+        **example(
+            {
+                "party_id": "bis-entity-list:cn-huawei-technologies-co-ltd",
+                "name": "Huawei Technologies Co., Ltd.",
+                "listed_on": ["bis-entity-list"],
+                "headquarters": "CN",
+                "headquarters_basis": "listed address/country on bis-entity-list",
+                "ultimate_parent": None,
+                "ultimate_parent_name": None,
+                "ultimate_parent_headquarters": "CN",
+                "chain": [],
+                "treated_as_listed": False,
+                "aggregate_listed_ownership": 0.0,
+                "listed_owners": [],
+                "ownership_rule_citation": None,
+                "notes": [],
+            }
+        ),
+    },
+)
 def get_party(party_id: str, principal: Principal = Depends(allow("parties"))) -> dict[str, Any]:
     """A party's headquarters, ultimate parent, ownership chain and whether the OFAC 50% rule
     treats it as listed. Exporters see only the consignees their key names."""

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
 from sluicegate.service.models import Job, SimulationRequest
-from sluicegate.service.routers.common import AUTH, errors
+from sluicegate.service.routers.common import AUTH, errors, example
 from sluicegate.service.store import Principal
 
 router = APIRouter(prefix="/v1/simulations", tags=["simulations"])
@@ -79,7 +79,23 @@ def status(
     return described
 
 
-@router.get("/{job_id}/result", response_model=dict[str, Any], responses=errors(*AUTH, 404, 409))
+@router.get(
+    "/{job_id}/result",
+    response_model=dict[str, Any],
+    responses={
+        **errors(*AUTH, 404, 409),
+        **example(
+            {
+                "scenario": "baseline",
+                "draws": 50,
+                "seed": 20250513,
+                "start": "2022-01",
+                "end": "2035-12",
+                "actors": {"CN": {"lag_months": {"2030": {"p10": 1.2, "p50": 5.8, "p90": 9.6}}}},
+            }
+        ),
+    },
+)
 def result(
     request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
 ) -> dict[str, Any]:
@@ -91,7 +107,26 @@ def result(
 
 
 @router.get(
-    "/{job_id}/comparison", response_model=dict[str, Any], responses=errors(*AUTH, 404, 409)
+    "/{job_id}/comparison",
+    response_model=dict[str, Any],
+    responses={
+        **errors(*AUTH, 404, 409),
+        **example(
+            {
+                "reference": "baseline",
+                "policies": ["diffusion-enforced-2025-05"],
+                "frontier": [
+                    {
+                        "policy": "diffusion-enforced-2025-05",
+                        "actor": "CN",
+                        "delay_months_2030_p50": 1.65,
+                        "compute_change_2030_p50": -0.12,
+                        "cost_usd_p50": 46678704576.3,
+                    }
+                ],
+            }
+        ),
+    },
 )
 def comparison(
     request: Request, job_id: str, _p: Principal = Depends(allow("simulation-results"))
