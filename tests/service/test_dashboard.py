@@ -172,6 +172,8 @@ def test_overview_map_and_timeline(page: Any, server: dict[str, Any]) -> None:
     page.get_by_role("button", name="Show map").click()
     expect(page.locator("#map-caption")).to_contain_text("tiers (green 1")
     assert page.locator("#regime-table tbody tr").count() >= 6
+    page.get_by_text("The map as a table").click()
+    expect(page.locator("#map-groups")).to_contain_text("Tier 3")
     _shot(page, "overview")
 
 

@@ -94,6 +94,13 @@
         colorscale = [[0, "#2b7a0b"], [0.5, "#f5a300"], [1, "#a4161a"]];
         title = "licence for " + m.chip;
       }
+      const groups = {};
+      m.countries.forEach((c, i) => {
+        const label = m.has_tiers ? TIER_TEXT[c.tier] || "no tier" : c.authorization + (c.review_policy ? " (" + c.review_policy + ")" : "");
+        (groups[label] = groups[label] || []).push(c.name);
+      });
+      $("#map-groups").innerHTML = Object.keys(groups).sort().map((g) => "<h3>" + esc(g) + " (" + groups[g].length + ")</h3><p>" +
+        groups[g].map(esc).join(", ") + "</p>").join("");
       caption.textContent = m.regime + " as of " + m.date + (m.has_tiers ? ": tiers (green 1, amber 2, red 3)" :
         ": no tiers in this regime; colour = licence needed for one " + m.chip + " (green none, amber exception, red licence)");
       Plotly.react("map", [{
@@ -112,7 +119,14 @@
       hovertext: r.title + " (" + r.citation + ")", hoverinfo: "text+x",
     }));
     Plotly.react("timeline", traces, { showlegend: false, margin: { l: 260, r: 20, t: 10, b: 40 },
-      xaxis: { type: "date" }, yaxis: { autorange: "reversed" } }, { displaylogo: false, responsive: true });
+      xaxis: { type: "date" }, yaxis: { autorange: "reversed" } }, { displaylogo: false, responsive: true }).then((el) => {
+      el.on("plotly_click", (ev) => {
+        const r = regimes[ev.points[0].curveNumber];
+        $("#map-regime").value = r.id;
+        $("#map-date").value = r.effective;
+        drawMap();
+      });
+    });
   }
 
   // ---------------------------------------------------------------- decide
