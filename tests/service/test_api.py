@@ -324,3 +324,24 @@ def test_every_success_response_has_an_example(service: dict[str, Any]) -> None:
                     ):
                         missing.append(f"{method.upper()} {path} {status}")
     assert missing == []
+
+
+def test_simulation_cancelled_from_another_worker(tmp_path: Any) -> None:
+    first = make_app(tmp_path)
+    second = make_app(tmp_path)
+    key = first.state.store.add_user("c", "compliance")
+    with TestClient(first) as one, TestClient(second) as two:
+        job = one.post(
+            "/v1/simulations", json={"scenario": "baseline", "draws": 50}, headers=auth(key)
+        ).json()["job"]
+        assert two.get(f"/v1/simulations/{job}", headers=auth(key)).json()["state"] in (
+            "queued",
+            "running",
+        )
+        assert two.delete(f"/v1/simulations/{job}", headers=auth(key)).json()["state"] == (
+            "cancelled"
+        )
+        time.sleep(0.5)
+        status = one.get(f"/v1/simulations/{job}", headers=auth(key)).json()
+        assert status["state"] == "cancelled"
+        assert not first.state.jobs.processes[job].is_alive()
