@@ -345,3 +345,13 @@ def test_simulation_cancelled_from_another_worker(tmp_path: Any) -> None:
         status = one.get(f"/v1/simulations/{job}", headers=auth(key)).json()
         assert status["state"] == "cancelled"
         assert not first.state.jobs.processes[job].is_alive()
+
+
+def test_unknown_keys_are_rate_limited_per_address(tmp_path: Any) -> None:
+    app = make_app(tmp_path, rate_per_second=0.01, rate_burst=2)
+    with TestClient(app) as client:
+        codes = [
+            client.get("/v1/regimes", headers=auth("sg_0000000000000000_guess")).status_code
+            for _ in range(3)
+        ]
+        assert codes == [401, 401, 429]

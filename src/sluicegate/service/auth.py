@@ -95,6 +95,9 @@ def allow(capability: str) -> Callable[[Request], Any]:
             )
         principal = request.app.state.store.authenticate(key)
         if principal is None:
+            client = request.client.host if request.client else "unknown"
+            if request.app.state.buckets.take(f"unknown-key:{client}") > 0:
+                raise ApiError(429, "too many requests with unknown keys from this address")
             raise ApiError(
                 401,
                 "unknown or revoked API key",
