@@ -196,20 +196,23 @@ async def post_csv(
     from sluicegate.rules import DecisionRequestError, decide_frame
 
     data = await file.read()
-    try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
-    except Exception as exc:
-        raise ApiError(422, f"not a readable CSV table: {exc}", "file") from None
-    if frame.height == 0:
-        raise ApiError(422, "the table has no rows", "file")
-    try:
-        result = decide_frame(
-            frame, regime=check_regime(regime), reform=check_reform(reform), trace=True
-        )
-    except DecisionRequestError as exc:
-        raise ApiError(422, exc.message, exc.field) from None
-    except ValueError as exc:
-        raise ApiError(422, str(exc), "file") from None
+    regime, reform = check_regime(regime), check_reform(reform)
+
+    def run() -> Any:
+        try:
+            frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+        except Exception as exc:
+            raise ApiError(422, f"not a readable CSV table: {exc}", "file") from None
+        if frame.height == 0:
+            raise ApiError(422, "the table has no rows", "file")
+        try:
+            return decide_frame(frame, regime=regime, reform=reform, trace=True)
+        except DecisionRequestError as exc:
+            raise ApiError(422, exc.message, exc.field) from None
+        except ValueError as exc:
+            raise ApiError(422, str(exc), "file") from None
+
+    result = await run_in_threadpool(run)
     if output == "csv":
         return Response(
             result.write_csv(),
