@@ -355,3 +355,20 @@ def test_unknown_keys_are_rate_limited_per_address(tmp_path: Any) -> None:
             for _ in range(3)
         ]
         assert codes == [401, 401, 429]
+
+
+def test_internal_failure_has_no_stack_trace(tmp_path: Any, monkeypatch: Any) -> None:
+    import sluicegate.rules
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("secret detail at /srv/app.py line 12")
+
+    monkeypatch.setattr(sluicegate.rules, "decide_records", broken)
+    app = make_app(tmp_path)
+    key = app.state.store.add_user("c", "compliance")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/v1/decisions", json=TXN, headers=auth(key))
+    assert response.status_code == 500
+    body = response.json()
+    assert set(body["error"]) == {"field", "message"}
+    assert "Traceback" not in response.text and "/srv/app.py" not in response.text
