@@ -247,3 +247,13 @@ def test_auditor_sees_read_only_pages(page: Any, server: dict[str, Any]) -> None
     _shot(page, "auditor-simulate")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(server["base"] + "/login")
+
+
+def test_exporter_decides_but_cannot_simulate(page: Any, server: dict[str, Any]) -> None:
+    _login(page, server, "exporter")
+    page.get_by_role("link", name="Decide").click()
+    page.get_by_role("button", name="Decide", exact=True).click()
+    page.locator("#verdict").wait_for()
+    page.get_by_role("link", name="Simulate").click()
+    assert page.get_by_role("button", name="Run").is_disabled()
+    assert page.locator("#sim-jobs").count() == 0
