@@ -34,3 +34,12 @@ def test_users_add_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_serve_is_registered() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--host" in result.output
+
+
+def test_demo_key_is_replaced_each_time(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/demo.db")
+    first = store.replace_user("demo", "compliance")
+    second = store.replace_user("demo", "compliance")
+    assert store.authenticate(first) is None
+    principal = store.authenticate(second)
+    assert principal is not None and principal.role == "compliance"

@@ -25,9 +25,25 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="(re)create a 'demo' compliance key and print it with the URL, to log in at once",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db)."""
     import uvicorn
+
+    if demo:
+        from sluicegate.service.store import Store
+
+        store = _store()
+        assert isinstance(store, Store)
+        key = store.replace_user("demo", "compliance")
+        typer.echo(f"demo key (role compliance; log in at http://{host}:{port}/login):")
+        typer.echo(key)
 
     typer.echo(f"sluicegate: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
     uvicorn.run(

@@ -130,6 +130,17 @@ class Store:
             session.commit()
         return f"sg_{key_id}_{secret}"
 
+    def replace_user(self, name: str, role: str) -> str:
+        """Delete the key called ``name`` (if any) and create it afresh; return the new key."""
+        with Session(self.engine) as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+            if row is not None:
+                session.delete(row)
+                session.commit()
+        with self._lock:
+            self._cache.clear()
+        return self.add_user(name, role)
+
     def list_users(self) -> list[dict[str, object]]:
         with Session(self.engine) as session:
             rows = session.scalars(select(ApiKey).order_by(ApiKey.created)).all()
