@@ -372,3 +372,18 @@ def test_internal_failure_has_no_stack_trace(tmp_path: Any, monkeypatch: Any) ->
     body = response.json()
     assert set(body["error"]) == {"field", "message"}
     assert "Traceback" not in response.text and "/srv/app.py" not in response.text
+
+
+def test_simulation_whose_process_died_is_failed(tmp_path: Any) -> None:
+    app = make_app(tmp_path)
+    key = app.state.store.add_user("c", "compliance")
+    with TestClient(app) as client:
+        job = client.post(
+            "/v1/simulations", json={"scenario": "baseline", "draws": 50}, headers=auth(key)
+        ).json()["job"]
+        process = app.state.jobs.processes[job]
+        process.kill()
+        time.sleep(0.3)  # not joined: the ended child is a zombie until reaped
+        status = client.get(f"/v1/simulations/{job}", headers=auth(key)).json()
+        assert status["state"] == "failed" and "ended" in status["error"]
+        process.join(timeout=5)

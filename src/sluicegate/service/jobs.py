@@ -94,6 +94,8 @@ def _simulation_main(directory: str, scenario: str, draws: int, seed: int | None
 
 
 def _alive(pid: int | None) -> bool:
+    """Whether a process runs (an ended child not yet reaped counts as ended; it is not reaped
+    here, so multiprocessing keeps its own bookkeeping)."""
     if not pid:
         return False
     try:
@@ -102,12 +104,11 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # a zombie child of this process counts as ended
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 class Job:
