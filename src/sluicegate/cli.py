@@ -800,6 +800,10 @@ from sluicegate.cloud.commands import register as _register_cloud  # noqa: E402
 
 _register_cloud(app)
 
+from sluicegate.service.commands import register as _register_service  # noqa: E402
+
+_register_service(app)
+
 
 def main() -> None:
     app()

@@ -1,0 +1,116 @@
+"""``sluice serve`` and ``sluice users``: run the API and dashboard; create and list API keys.
+
+``register(app)`` adds the commands to the ``sluice`` typer app. ``users add`` prints the new key
+alone as its last line (the only time it is shown; the database keeps a salted hash).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+users_app = typer.Typer(help="API keys of the service: add, list, revoke.", no_args_is_help=True)
+
+
+def _store() -> object:
+    from sluicegate.service.settings import Settings
+    from sluicegate.service.store import Store
+
+    return Store(Settings.from_env().database_url)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="(re)create a 'demo' compliance key and print it with the URL, to log in at once",
+        ),
+    ] = False,
+) -> None:
+    """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db)."""
+    import uvicorn
+
+    if demo:
+        from sluicegate.service.store import Store
+
+        store = _store()
+        assert isinstance(store, Store)
+        key = store.replace_user("demo", "compliance")
+        typer.echo(f"demo key (role compliance; log in at http://{host}:{port}/login):")
+        typer.echo(key)
+
+    typer.echo(f"sluicegate: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(
+        "sluicegate.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="who holds the key")],
+    role: Annotated[str, typer.Option(help="exporter, compliance, auditor or admin")],
+    consignee: Annotated[
+        list[str] | None,
+        typer.Option(help="consignee id an exporter may see (repeatable)"),
+    ] = None,
+) -> None:
+    """Create an API key; it is printed alone on the last line, and never again."""
+    from sluicegate.service.store import Store, UserError
+
+    store = _store()
+    assert isinstance(store, Store)
+    try:
+        key = store.add_user(name, role, consignee or [])
+    except UserError as exc:
+        typer.echo(f"sluice: {exc.field}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"created key for {name!r} (role {role}); keep it now, it is not shown again:")
+    typer.echo(key)
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """Every key's name, role and state (never the key itself)."""
+    from sluicegate.service.store import Store
+
+    store = _store()
+    assert isinstance(store, Store)
+    rows = store.list_users()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "revoked" if row["revoked"] else "active"
+        typer.echo(f"{row['name']}\t{row['role']}\t{state}\t{row['created']}")
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
+    """Revoke a key (it stops working at once)."""
+    from sluicegate.service.store import Store
+
+    store = _store()
+    assert isinstance(store, Store)
+    if not store.revoke(name):
+        typer.echo(f"sluice: name: no key named {name!r}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked {name!r}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and the ``users`` group to the sluice app."""
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")
