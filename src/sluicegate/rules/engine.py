@@ -389,21 +389,26 @@ def run_pool(
     fits_sorted = running <= lim if pool.capped else np.ones(g.size, dtype=bool)
     used_sorted = running - a
     if pool.capped and not fits_sorted.all():
-        bad_groups = np.unique(g[~fits_sorted])
+        # Pools that fill up: first come, first served, row by row within each pool. All such
+        # pools advance together, one position per round, so the work is vectorised over pools.
         bounds = np.r_[starts, g.size]
-        for grp in bad_groups:
-            s, e = bounds[grp], bounds[grp + 1]
-            used = float(base[grp])
-            seg_a, seg_l = a[s:e].tolist(), lim[s:e].tolist()
-            seg_fit = [False] * (e - s)
-            seg_used = [0.0] * (e - s)
-            for k in range(e - s):
-                seg_used[k] = used
-                if used + seg_a[k] <= seg_l[k]:
-                    used += seg_a[k]
-                    seg_fit[k] = True
-            fits_sorted[s:e] = seg_fit
-            used_sorted[s:e] = seg_used
+        bad = np.zeros(len(starts), dtype=bool)
+        bad[g[~fits_sorted]] = True
+        in_bad = bad[g]
+        position = np.arange(g.size) - bounds[g]
+        used = base.astype(np.float64).copy()
+        rows_bad = np.flatnonzero(in_bad)
+        by_round = rows_bad[np.argsort(position[rows_bad], kind="stable")]
+        round_of = position[by_round]
+        cuts = np.r_[0, np.flatnonzero(np.diff(round_of)) + 1, by_round.size]
+        for k in range(len(cuts) - 1):
+            idx = by_round[cuts[k] : cuts[k + 1]]  # at most one row per pool in a round
+            grp = g[idx]
+            before = used[grp]
+            ok = before + a[idx] <= lim[idx]
+            used_sorted[idx] = before
+            fits_sorted[idx] = ok
+            used[grp[ok]] = before[ok] + a[idx][ok]
     fits = np.empty_like(fits_sorted)
     used_before = np.empty_like(used_sorted)
     fits[order] = fits_sorted
