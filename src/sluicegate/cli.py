@@ -364,26 +364,10 @@ def regimes_list(
     from rich.console import Console
     from rich.table import Table
 
-    from sluicegate.regimes import binding_regime_on, regimes
+    from sluicegate.regimes import regime_summaries
 
     today = dt.date.today()
-    current = binding_regime_on(today)
-    rows = [
-        {
-            "id": r.id,
-            "title": r.short_title,
-            "citation": r.citation,
-            "published": str(r.published),
-            "effective": str(r.effective),
-            "compliance": str(r.compliance),
-            "end": str(r.end) if r.end else None,
-            "binding": r.binding,
-            "status_today": r.legal_status_on(today),
-            "in_force_today": current is not None and current.id == r.id,
-            "content_hash": r.content_hash[:16],
-        }
-        for r in regimes().values()
-    ]
+    rows = regime_summaries(today)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -44,6 +44,29 @@ def tier_of(
     return 3 if code in tier3 else 2
 
 
+def regime_summaries(today: dt.date | None = None) -> list[dict[str, object]]:
+    """One row per regime vintage: its dates, status today and whether it binds today (the CLI's
+    `regimes list` and the API's `GET /v1/regimes`)."""
+    today = today or dt.date.today()
+    current = binding_regime_on(today)
+    return [
+        {
+            "id": r.id,
+            "title": r.short_title,
+            "citation": r.citation,
+            "published": str(r.published),
+            "effective": str(r.effective),
+            "compliance": str(r.compliance),
+            "end": str(r.end) if r.end else None,
+            "binding": r.binding,
+            "status_today": r.legal_status_on(today),
+            "in_force_today": current is not None and current.id == r.id,
+            "content_hash": r.content_hash[:16],
+        }
+        for r in regimes().values()
+    ]
+
+
 __all__ = [
     "H100_TPP",
     "Regime",
@@ -61,6 +84,7 @@ __all__ = [
     "group_table",
     "load_reform",
     "regime_ids",
+    "regime_summaries",
     "regimes",
     "resolve_regime",
     "status_for",

@@ -62,26 +62,9 @@ def _regime(ref: str) -> Any:
 @router.get("/regimes", response_model=list[RegimeSummary], responses=errors(*AUTH))
 def list_regimes(_p: Any = reader) -> list[dict[str, Any]]:
     """Every regime vintage with its dates and which one binds today."""
-    from sluicegate.regimes import binding_regime_on, regimes
+    from sluicegate.regimes import regime_summaries
 
-    today = dt.date.today()
-    current = binding_regime_on(today)
-    return [
-        {
-            "id": r.id,
-            "title": r.short_title,
-            "citation": r.citation,
-            "published": str(r.published),
-            "effective": str(r.effective),
-            "compliance": str(r.compliance),
-            "end": str(r.end) if r.end else None,
-            "binding": r.binding,
-            "status_today": r.legal_status_on(today),
-            "in_force_today": current is not None and current.id == r.id,
-            "content_hash": r.content_hash[:16],
-        }
-        for r in regimes().values()
-    ]
+    return regime_summaries()
 
 
 @router.get(
