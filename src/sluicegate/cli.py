@@ -536,40 +536,21 @@ def rules_list(
 # ---------------------------------------------------------------- chips
 
 
-def _chip_classes() -> dict[str, str]:
-    """Classification of every catalogue chip under the regime binding today (same engine)."""
-    import datetime as dt
-
-    import polars as pl
-
-    from sluicegate.regimes import catalogue
-    from sluicegate.rules import decide_frame
-
-    ids = list(catalogue())
-    frame = pl.DataFrame(
-        {
-            "id": ids,
-            "date": [dt.date.today().isoformat()] * len(ids),
-            "destination": ["CN"] * len(ids),
-            "chip": ids,
-        }
-    )
-    out = decide_frame(frame)
-    return dict(zip(ids, out["classification"].to_list(), strict=True))
-
-
 @chips_app.command("list")
 def chips_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
     manufacturer: Annotated[str | None, typer.Option(help="Only this manufacturer")] = None,
 ) -> None:
     """Every accelerator: TPP, performance density, datacenter flag, classification today."""
+    import datetime as dt
+
     from rich.console import Console
     from rich.table import Table
 
     from sluicegate.regimes import catalogue, catalogue_attribution
+    from sluicegate.rules.chips import chip_classifications_on
 
-    classes = _chip_classes()
+    classes = chip_classifications_on(dt.date.today())
     rows = [
         c
         for c in catalogue().values()
@@ -633,8 +614,8 @@ def chips_show(chip_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """One accelerator with every figure, its source, and its classification under each regime."""
     import datetime as dt
 
-    from sluicegate.regimes import catalogue, catalogue_attribution, regimes, suggest_chip
-    from sluicegate.rules import decide_records
+    from sluicegate.regimes import catalogue, catalogue_attribution, suggest_chip
+    from sluicegate.rules.chips import classification_by_regime
 
     chips = catalogue()
     if chip_id.lower() not in chips:
@@ -645,16 +626,7 @@ def chips_show(chip_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         )
         raise typer.Exit(EXIT_INVALID)
     chip = dict(chips[chip_id.lower()])
-    by_regime = {}
-    for rid, regime in regimes().items():
-        day = max(regime.effective, regime.compliance)
-        decision = decide_records(
-            [{"date": str(day), "destination": "CN", "item": {"chip": chip_id.lower()}}],
-            regime=rid,
-            trace=False,
-        )[0]
-        by_regime[rid] = decision.get("classification")
-    chip["classification_by_regime"] = by_regime
+    chip["classification_by_regime"] = classification_by_regime(chip_id.lower())
     chip["attribution"] = catalogue_attribution()
     typer.echo(
         json.dumps(

@@ -181,26 +181,6 @@ def tiers(
     return _tier_map(date, regime, chip)
 
 
-@lru_cache(maxsize=4)
-def _chip_classes(day: dt.date) -> dict[str, str]:
-    import polars as pl
-
-    from sluicegate.regimes import catalogue
-    from sluicegate.rules import decide_frame
-
-    ids = list(catalogue())
-    frame = pl.DataFrame(
-        {
-            "id": ids,
-            "date": [day.isoformat()] * len(ids),
-            "destination": ["CN"] * len(ids),
-            "chip": ids,
-        }
-    )
-    out = decide_frame(frame)
-    return dict(zip(ids, out["classification"].to_list(), strict=True))
-
-
 CHIP_FIELDS = (
     "id",
     "name",
@@ -222,8 +202,9 @@ CHIP_FIELDS = (
 def list_chips(_p: Any = reader) -> list[dict[str, Any]]:
     """Every accelerator: TPP, performance density, datacenter flag, classification today."""
     from sluicegate.regimes import catalogue
+    from sluicegate.rules.chips import chip_classifications_on
 
-    classes = _chip_classes(dt.date.today())
+    classes = chip_classifications_on(dt.date.today())
     return [
         {**{k: c.get(k) for k in CHIP_FIELDS}, "classification_today": classes[c["id"]]}
         for c in catalogue().values()
@@ -239,8 +220,8 @@ def show_chip(chip_id: str, _p: Any = reader) -> dict[str, Any]:
     """One accelerator with every figure, its source and its classification under each regime."""
     import json
 
-    from sluicegate.regimes import catalogue, catalogue_attribution, regimes, suggest_chip
-    from sluicegate.rules import decide_records
+    from sluicegate.regimes import catalogue, catalogue_attribution, suggest_chip
+    from sluicegate.rules.chips import classification_by_regime
 
     chips = catalogue()
     if chip_id.lower() not in chips:
@@ -248,16 +229,7 @@ def show_chip(chip_id: str, _p: Any = reader) -> dict[str, Any]:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ApiError(404, f"{chip_id!r} is not in the catalogue{hint}", "id")
     chip = dict(chips[chip_id.lower()])
-    by_regime = {}
-    for rid, reg in regimes().items():
-        day = max(reg.effective, reg.compliance)
-        decision = decide_records(
-            [{"date": str(day), "destination": "CN", "item": {"chip": chip_id.lower()}}],
-            regime=rid,
-            trace=False,
-        )[0]
-        by_regime[rid] = decision.get("classification")
-    chip["classification_by_regime"] = by_regime
+    chip["classification_by_regime"] = classification_by_regime(chip_id.lower())
     chip["attribution"] = catalogue_attribution()
     result: dict[str, Any] = json.loads(json.dumps(chip, default=str))
     return result
