@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from ledger_helpers import REGIME, txn
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from sluicegate.ledger import Ledger, database
 from sluicegate.ledger.audit import canonical_json
@@ -110,9 +110,10 @@ def test_a_failed_barrier_is_reported_and_never_retried(
         assert len(ledger.history()) == 3
 
 
-def test_revision_0002_keeps_every_decision(db_url: str) -> None:
+def test_revision_0002_keeps_every_decision_and_compresses_events(db_url: str) -> None:
     """Downgrading to 0001 rebuilds ``ledger_reservations.decision_json`` from the audit
-    records; upgrading again drops it; the chain verifies throughout."""
+    records; upgrading again drops it (and, on PostgreSQL, compresses audit events with lz4);
+    the chain verifies throughout."""
     from alembic import command
 
     with Ledger(db_url, actor="t") as ledger:
@@ -131,13 +132,15 @@ def test_revision_0002_keeps_every_decision(db_url: str) -> None:
             assert rows[decision["reservation"]["id"]] == canonical_json(decision)
         database.upgrade(engine)
         with engine.connect() as connection:
-            columns = {
-                c["name"]
-                for c in __import__("sqlalchemy")
-                .inspect(connection)
-                .get_columns("ledger_reservations")
-            }
+            columns = {c["name"] for c in inspect(connection).get_columns("ledger_reservations")}
         assert "decision_json" not in columns
+        if db_url.startswith("postgresql"):
+            with engine.connect() as connection:
+                compression = connection.exec_driver_sql(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'audit_log'::regclass AND attname = 'event'"
+                ).scalar()
+            assert compression == "l"  # lz4 (this server is built with it)
         assert ledger.verify_audit().intact
         ledger.reserve([txn("after", 1)], regime=REGIME)
         assert ledger.verify_audit().intact

@@ -41,6 +41,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -322,14 +323,20 @@ class DecisionMemo:
             and rule.id in pool_index.by_rule
             and 0 in pool_index.by_rule[rule.id][1]
         )
-        ev.ctx._cache.clear()  # arrays for the rules; the notes read only columns and params
+        # Keep only what explain._quota and explain._note read for those rules.
+        shows = {c for i in pool_rules for c in ev.rules[i].shows}
+        slim = _clone(
+            ev,
+            ctx=SimpleNamespace(cols={c: ev.ctx.cols[c] for c in shows}),
+            truth={ev.rules[i].id: ev.truth[ev.rules[i].id] for i in pool_rules},
+        )
         try:
             decision = marshal.dumps({**decisions[0], "id": None})
         except ValueError:  # not plain data (cannot be copied faithfully): not remembered
             return
         path = _Path(
             steps=tuple(steps),
-            evaluation=ev,
+            evaluation=slim,
             pool_index=pool_index,
             pool_rules=pool_rules,
             decision=decision,
