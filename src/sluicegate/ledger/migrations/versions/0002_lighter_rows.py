@@ -50,7 +50,7 @@ def _lz4(bind: sa.engine.Connection) -> bool:
     values = bind.execute(
         sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
     ).scalar()
-    return bool(values) and "lz4" in values
+    return "lz4" in (values or [])
 
 
 def downgrade() -> None:
