@@ -236,9 +236,10 @@ class HotConnection:
     and the pooled DBAPI connection — without SQLAlchemy's per-transaction machinery (events,
     savepoint bookkeeping, result wrapping), which cost more than the SQL of a reservation."""
 
-    def __init__(self, connection: Any, dialect: Any) -> None:
+    def __init__(self, connection: Any, dialect: Any, cursor: Any = None) -> None:
         self.connection = connection
         self.dialect = dialect
+        self.hot_cursor = cursor if cursor is not None else connection.cursor()
 
 
 def _hot_sqlite(engine: Engine, work: Callable[[Any], T]) -> T:
@@ -246,8 +247,9 @@ def _hot_sqlite(engine: Engine, work: Callable[[Any], T]) -> T:
     dbapi = engine.dialect.loaded_dbapi
     try:
         try:
-            raw.cursor().execute("BEGIN IMMEDIATE")
-            result = work(HotConnection(raw, engine.dialect))
+            hot = HotConnection(raw, engine.dialect)
+            hot.hot_cursor.execute("BEGIN IMMEDIATE")
+            result = work(hot)
             raw.commit()
         except BaseException:
             _rollback(raw)
@@ -304,12 +306,13 @@ def _hot_postgresql(engine: Engine, work: Callable[[Any], T], group_commit: bool
             # Explicit BEGIN/COMMIT statements: psycopg then sends no BEGIN of its own (which
             # would cost a round trip of its own in pipeline mode).
             driver.autocommit = True
-            cursor = raw.cursor()
+            hot = HotConnection(raw, engine.dialect)
+            cursor = hot.hot_cursor
             with driver.pipeline():
                 cursor.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 if group_commit:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                result = work(HotConnection(raw, engine.dialect))
+                result = work(hot)
                 cursor.execute("COMMIT")
             committed = True
             if group_commit:
