@@ -4,7 +4,9 @@ Alembic migrations run in-process.
 SQLite (default ``./sluicegate.db``) runs in WAL mode with a busy timeout, and every transaction
 starts with ``BEGIN IMMEDIATE`` so that writers queue instead of failing half-way. PostgreSQL
 (``postgresql+psycopg://...``) runs at READ COMMITTED and the ledger takes row locks
-(``SELECT ... FOR UPDATE``). ``sluicegate.ledger.core`` is the only user.
+(``SELECT ... FOR UPDATE``). The reserve path runs its transactions on the pooled DBAPI
+connection (``run_transaction(hot=True)``), on PostgreSQL in pipeline mode with group commit
+(``_hot_postgresql``). ``sluicegate.ledger.core`` is the only user.
 """
 
 from __future__ import annotations
