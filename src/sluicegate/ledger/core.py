@@ -37,6 +37,7 @@ from sluicegate.ledger.database import (
     check_ready,
     database_url,
     describe,
+    group_commit_available,
     make_engine,
     read_connection,
     run_transaction,
@@ -145,6 +146,7 @@ class Ledger:
         except Exception:
             self.engine.dispose()
             raise
+        self._group_commit: bool | None = None  # decided at the first write
 
     def close(self) -> None:
         self.engine.dispose()
@@ -166,10 +168,23 @@ class Ledger:
         self._after_fork()
         return read_connection(self.engine)
 
-    def _transaction(self, work: Any, *, pipeline: bool = False) -> Any:
+    def _transaction(self, work: Any, *, hot: bool = False) -> Any:
         self._after_fork()
+        if self._group_commit is None:
+            # PostgreSQL group commit (database._hot_postgresql), unless set to "sync" or the
+            # role may not run its durability barrier.
+            self._group_commit = (
+                self.engine.dialect.name == "postgresql"
+                and self.settings.postgresql_commit == "group"
+                and group_commit_available(self.engine)
+            )
         return run_transaction(
-            self.engine, work, self.settings.transaction_retries, self._queue, pipeline=pipeline
+            self.engine,
+            work,
+            self.settings.transaction_retries,
+            self._queue,
+            hot=hot,
+            group_commit=self._group_commit,
         )
 
     # ------------------------------------------------------------------ reserve
@@ -200,11 +215,18 @@ class Ledger:
             raise LedgerInputError("idempotency_key", "must not be empty")
         # A reform is a file or the name of a shipped reform; the engine reports a bad one.
         reform_hash = regimeinfo.reform_hash(reform) if reform is not None else None
-        request_hash = hashlib.sha256(
-            audit.canonical_json(
-                {"records": records, "regime": regime, "reform_hash": reform_hash, "trace": trace}
-            ).encode()
-        ).hexdigest()
+        request_hash = None
+        if idempotency_key is not None:
+            request_hash = hashlib.sha256(
+                audit.canonical_json(
+                    {
+                        "records": records,
+                        "regime": regime,
+                        "reform_hash": reform_hash,
+                        "trace": trace,
+                    }
+                ).encode()
+            ).hexdigest()
         who = actor or self.actor
 
         def work(connection: Connection) -> list[dict[str, Any]]:
@@ -222,9 +244,9 @@ class Ledger:
 
         for _ in range(3):
             try:
-                # Every statement of the reserve path is raw SQL read with fetch*(), so it can
-                # run in psycopg pipeline mode (see database._pipelined).
-                return self._transaction(work, pipeline=True)
+                # Every statement of the reserve path is raw SQL read with fetch*(), so it runs
+                # on the DBAPI connection, pipelined on PostgreSQL (see database.run_transaction).
+                return self._transaction(work, hot=True)
             except _Replay as replay:
                 return replay.response
             except IntegrityError:
@@ -242,7 +264,7 @@ class Ledger:
         reform: str | Path | None,
         reform_hash: str | None,
         idempotency_key: str | None,
-        request_hash: str,
+        request_hash: str | None,
         actor: str,
         trace: bool = True,
     ) -> list[dict[str, Any]]:
@@ -361,7 +383,6 @@ class Ledger:
                     "state": "held",
                     "tpp_total": None if tpp_total is None else float(tpp_total),
                     "transaction_json": audit.canonical_json(record),
-                    "decision_json": audit.canonical_json(decision),
                     "actor": actor,
                     "created_at": now,
                     "updated_at": now,
@@ -382,17 +403,12 @@ class Ledger:
                 # A UVEU holder's installed compute is everything it deploys, including what
                 # goes to the US or Tier 1 under NLR or AIA, not only what rides on the UVEU.
                 self._uveu_deployment(connection, ids[i], record, decision)
-                row["decision_json"] = audit.canonical_json(decision)
-                sql.run(
-                    connection,
-                    "reservation_decision",
-                    {"id": ids[i], "decision_json": row["decision_json"]},
-                )
             # The event is canonical JSON of {decision, draws, idempotency_key, reservation_id,
             # transaction}, assembled from the texts already rendered (keys in sorted order).
+            # It is the one stored copy of the decision (schema revision 0002).
             event = (
                 '{"decision":'
-                + row["decision_json"]
+                + audit.canonical_json(decision)
                 + ',"draws":'
                 + audit.canonical_json(by_index[i])
                 + ',"idempotency_key":'
@@ -456,10 +472,12 @@ class Ledger:
             )
 
         def work(connection: Connection) -> int:
-            audit.append(connection, entries)
-            return int(sql.run(connection, "head_lock").fetchone()[0])
+            seq = audit.append(connection, entries)
+            if seq < 0:  # nothing to append: the current head
+                seq = int(sql.run(connection, "head_lock").fetchone()[0])
+            return seq
 
-        return self._transaction(work)
+        return int(self._transaction(work, hot=True))
 
     def _uveu_deployment(
         self,

@@ -4,7 +4,9 @@ Alembic migrations run in-process.
 SQLite (default ``./sluicegate.db``) runs in WAL mode with a busy timeout, and every transaction
 starts with ``BEGIN IMMEDIATE`` so that writers queue instead of failing half-way. PostgreSQL
 (``postgresql+psycopg://...``) runs at READ COMMITTED and the ledger takes row locks
-(``SELECT ... FOR UPDATE``). ``sluicegate.ledger.core`` is the only user.
+(``SELECT ... FOR UPDATE``). The reserve path runs its transactions on the pooled DBAPI
+connection (``run_transaction(hot=True)``), on PostgreSQL in pipeline mode with group commit
+(``_hot_postgresql``). ``sluicegate.ledger.core`` is the only user.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if backend == "postgresql":
+        try:
+            settings.postgresql_commit  # noqa: B018 - validated here, read by the ledger
+        except ValueError as exc:
+            raise DatabaseNotReady("SLUICE_POSTGRES_COMMIT", str(exc).partition(": ")[2]) from None
         return create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=False)
     raise DatabaseNotReady(
         "database_url",
@@ -227,26 +233,117 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
-def _pipelined(connection: Connection, work: Callable[[Connection], T]) -> T:
-    """Run ``work`` in psycopg pipeline mode and queue the COMMIT behind its last statement.
+class HotConnection:
+    """The part of SQLAlchemy's ``Connection`` that the hot path (``sql.run``) uses — the dialect
+    and the pooled DBAPI connection — without SQLAlchemy's per-transaction machinery (events,
+    savepoint bookkeeping, result wrapping), which cost more than the SQL of a reservation."""
 
-    Statements whose results are not read (the writes at the end of a reservation, the audit
-    append, the COMMIT) then travel to the server together: one round trip instead of one per
-    statement, and the audit head lock — the serial part of every write — is held for a single
-    round trip plus the commit. Reads (``fetchone``) flush the pipeline as usual. SQLAlchemy's
-    own commit afterwards finds the transaction closed and does nothing."""
-    driver = connection.connection.driver_connection
-    pipeline = getattr(driver, "pipeline", None)
-    if pipeline is None:  # pragma: no cover - another PostgreSQL driver
-        return work(connection)
-    dbapi = connection.dialect.loaded_dbapi
+    def __init__(self, connection: Any, dialect: Any, cursor: Any = None) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self.hot_cursor = cursor if cursor is not None else connection.cursor()
+
+
+def _hot_sqlite(engine: Engine, work: Callable[[Any], T]) -> T:
+    raw = engine.raw_connection()  # pysqlite with isolation_level None (see make_engine)
+    dbapi = engine.dialect.loaded_dbapi
     try:
-        with pipeline():
-            result = work(connection)
-            connection.connection.cursor().execute("COMMIT")
+        try:
+            hot = HotConnection(raw, engine.dialect)
+            hot.hot_cursor.execute("BEGIN IMMEDIATE")
+            result = work(hot)
+            raw.commit()
+        except BaseException:
+            _rollback(raw)
+            raise
     except dbapi.Error as exc:
-        raise DBAPIError.instance("(pipeline)", None, exc, dbapi.Error) from exc
+        raise DBAPIError.instance("(transaction)", None, exc, dbapi.Error) from exc
+    finally:
+        raw.close()  # back to the pool
     return result
+
+
+#: The durability barrier of group commit: a statement that takes a transaction id *and* writes
+#: WAL (a transactional logical-decoding message of a few bytes, ignored unless someone decodes
+#: it), so that its commit — under the server's own ``synchronous_commit`` — waits for the WAL
+#: flush. A transaction that only takes an id (``pg_current_xact_id()``) writes no WAL of its
+#: own and PostgreSQL commits it without flushing (see ``RecordTransactionCommit``).
+DURABILITY_BARRIER = "SELECT pg_logical_emit_message(true, 'sluicegate', 'flushed')"
+
+
+class CommitUnconfirmed(RuntimeError):
+    """The reservation was committed but the wait for its flush to disk failed (the connection
+    broke in between). Never retried: running the work again would reserve twice."""
+
+
+def group_commit_available(engine: Engine) -> bool:
+    """Can this role run the durability barrier (``pg_logical_emit_message`` may be revoked)?"""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(DURABILITY_BARRIER)
+            connection.rollback()
+        return True
+    except DBAPIError:
+        return False
+
+
+def _hot_postgresql(engine: Engine, work: Callable[[Any], T], group_commit: bool) -> T:
+    """One reservation in psycopg pipeline mode: BEGIN, the reads (each ``fetchone`` is a round
+    trip), then every write, the audit append and the COMMIT in one round trip.
+
+    With ``group_commit`` the transaction commits with ``synchronous_commit = off``: its row
+    locks — above all the audit head's, the serial part of every write — are released as soon as
+    the commit record is in the WAL, not after the disk flush. Before returning, a second
+    transaction (``DURABILITY_BARRIER``) commits under the server's own ``synchronous_commit``,
+    which makes it wait until the WAL is flushed past its commit record, hence past ours: the
+    reservation is acknowledged only once it is as durable as a synchronous commit. Concurrent
+    writers' barriers then share one fsync (PostgreSQL's group commit) instead of each holding
+    the head lock through an fsync of its own."""
+    raw = engine.raw_connection()
+    driver: Any = raw.driver_connection
+    dbapi = engine.dialect.loaded_dbapi
+    committed = False
+    try:
+        try:
+            # Explicit BEGIN/COMMIT statements: psycopg then sends no BEGIN of its own (which
+            # would cost a round trip of its own in pipeline mode).
+            driver.autocommit = True
+            hot = HotConnection(raw, engine.dialect)
+            cursor = hot.hot_cursor
+            with driver.pipeline():
+                cursor.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                if group_commit:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                result = work(hot)
+                cursor.execute("COMMIT")
+            committed = True
+            if group_commit:
+                cursor.execute(DURABILITY_BARRIER)  # autocommit: a transaction of its own
+        except BaseException:
+            _rollback(raw)
+            raise
+        finally:
+            if raw.is_valid:
+                if driver.pgconn.transaction_status == 0:  # IDLE
+                    driver.autocommit = False
+                else:  # never hand a connection in an unknown state back to the pool
+                    raw.invalidate()
+    except dbapi.Error as exc:
+        if committed:
+            raise CommitUnconfirmed(
+                f"the reservation was committed, but waiting for it to reach the disk failed: {exc}"
+            ) from exc
+        raise DBAPIError.instance("(transaction)", None, exc, dbapi.Error) from exc
+    finally:
+        raw.close()
+    return result
+
+
+def _rollback(raw: Any) -> None:
+    try:
+        raw.rollback()
+    except Exception:
+        raw.invalidate()  # a broken connection is not returned to the pool
 
 
 class WriterQueue:
@@ -298,24 +395,31 @@ class WriterQueue:
 
 def run_transaction(
     engine: Engine,
-    work: Callable[[Connection], T],
+    work: Callable[[Any], T],
     retries: int,
     queue: WriterQueue | None = None,
     *,
-    pipeline: bool = False,
+    hot: bool = False,
+    group_commit: bool = True,
 ) -> T:
     """Run ``work`` inside one transaction, rerunning it from scratch when the database reports a
-    lock timeout or deadlock. ``work`` must have no effect outside the transaction. With
-    ``pipeline`` (PostgreSQL), ``work`` may only use ``sql.run`` and read with ``fetch*()``:
-    SQLAlchemy Core reads do not work in psycopg pipeline mode."""
+    lock timeout or deadlock. ``work`` must have no effect outside the transaction.
+
+    With ``hot`` (the reserve path), ``work`` receives a ``HotConnection`` and may only use
+    ``sql.run`` (reading with ``fetch*()``): the transaction runs on the raw DBAPI connection, in
+    psycopg pipeline mode on PostgreSQL (see ``_hot_postgresql``, and there ``group_commit``)."""
     attempt = 0
-    postgres = pipeline and engine.dialect.name == "postgresql"
+    postgres = engine.dialect.name == "postgresql"
     while True:
         try:
-            if postgres:
-                with engine.begin() as connection:
-                    return _pipelined(connection, work)
-            if queue is None:
+            if hot and postgres:
+                return _hot_postgresql(engine, work, group_commit)
+            if hot:
+                if queue is None:
+                    return _hot_sqlite(engine, work)
+                with queue:
+                    return _hot_sqlite(engine, work)
+            if queue is None or postgres:
                 with engine.begin() as connection:
                     return work(connection)
             with queue, engine.begin() as connection:

@@ -49,7 +49,8 @@ requests = Table(
     Column("created_at", String(40), nullable=False),
 )
 
-#: One row per reserved transaction (a decision committed to the ledger).
+#: One row per reserved transaction (a decision committed to the ledger; the decision with its
+#: trace is the ``event`` of the reservation's ``reserve`` audit record).
 reservations = Table(
     "ledger_reservations",
     metadata,
@@ -64,7 +65,7 @@ reservations = Table(
     Column("state", String(16), nullable=False),
     Column("tpp_total", Float(53)),
     Column("transaction_json", Text, nullable=False),
-    Column("decision_json", Text, nullable=False),
+    # The decision itself is in the reservation's audit record (audit_log.event), once.
     Column("actor", String(256), nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),

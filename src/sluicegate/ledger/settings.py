@@ -66,6 +66,16 @@ class LedgerSettings:
         return value
 
     @property
+    def postgresql_commit(self) -> str:
+        value = str(
+            os.environ.get("SLUICE_POSTGRES_COMMIT")
+            or self.raw["store"].get("postgresql_commit", "group")
+        ).lower()
+        if value not in {"group", "sync"}:
+            raise ValueError(f"SLUICE_POSTGRES_COMMIT: {value!r} is not one of group, sync")
+        return value
+
+    @property
     def transaction_retries(self) -> int:
         return int(self.raw["store"]["transaction_retries"])
 

@@ -41,16 +41,14 @@ _STATEMENTS: dict[str, str] = {
     "reservation_insert": (
         "INSERT INTO ledger_reservations (id, idempotency_key, transaction_id, consignee, "
         'destination, date, regime_id, "authorization", state, tpp_total, transaction_json, '
-        "decision_json, actor, created_at, updated_at) VALUES (:id, :idempotency_key, "
+        "actor, created_at, updated_at) VALUES (:id, :idempotency_key, "
         ":transaction_id, :consignee, :destination, :date, :regime_id, :authorization, :state, "
-        ":tpp_total, :transaction_json, :decision_json, :actor, :created_at, :updated_at)"
+        ":tpp_total, :transaction_json, :actor, :created_at, :updated_at)"
     ),
     "draw_insert": (
         'INSERT INTO ledger_draws (reservation_id, "position", pool, amount, limit_tpp) '
         "VALUES (:reservation_id, :position, :pool, :amount, :limit_tpp)"
     ),
-    "reservation_decision": "UPDATE ledger_reservations SET decision_json = :decision_json "
-    "WHERE id = :id",
     "deployment_insert": (
         "INSERT INTO ledger_uveu_deployments (reservation_id, company, headquarters, country, "
         "tier, tpp) VALUES (:reservation_id, :company, :headquarters, :country, :tier, :tpp)"
@@ -107,7 +105,9 @@ def run(connection: Connection, name: str, params: Any = None) -> Any:
     (``fetchone()`` / ``fetchall()``). Skipping SQLAlchemy's result machinery on this path
     roughly halves the per-statement cost."""
     statement = _RENDERED[connection.dialect.name][name]
-    cursor = connection.connection.cursor()
+    # A HotConnection (database.run_transaction(hot=True)) lends one cursor for the whole
+    # transaction (a psycopg cursor costs ~20 us to make); callers read a result at once.
+    cursor = getattr(connection, "hot_cursor", None) or connection.connection.cursor()
     dbapi = connection.dialect.loaded_dbapi
     try:
         if isinstance(params, list):

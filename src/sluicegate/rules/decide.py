@@ -24,6 +24,7 @@ from sluicegate.regimes.loader import (
     status_for,
 )
 from sluicegate.regimes.model import Regime
+from sluicegate.rules import memo
 from sluicegate.rules.declared import RULES
 from sluicegate.rules.engine import Evaluation, InMemoryQuotaBook, QuotaBook, evaluate
 from sluicegate.rules.table import Batch, prepare, read_frame, read_records
@@ -148,9 +149,30 @@ def decide_records(
     from sluicegate.rules.explain import decisions_as_records
 
     explicit = choose_regime(regime, reform)
-    source, ids, errors = read_records(list(records))
-    result = _evaluate(source, ids, errors, explicit, quota, draws)
-    return decisions_as_records(result, explicit, trace=trace)
+    records = list(records)
+    key = None
+    if len(records) == 1 and memo.enabled():
+        # One transaction (the ledger's and the service's usual call): reuse a remembered
+        # evaluation when the balances steer the engine down the same path (see ``memo``).
+        key = memo.MEMO.key(records[0], explicit, trace, RULES)
+        if key is not None:
+            hit = memo.MEMO.lookup(key, records[0], quota or InMemoryQuotaBook())
+            if hit is not None:
+                decision, drawn = hit
+                if draws is not None:
+                    draws.extend(drawn)
+                return [decision]
+    source, ids, errors = read_records(records)
+    if key is None:
+        result = _evaluate(source, ids, errors, explicit, quota, draws)
+        return decisions_as_records(result, explicit, trace=trace)
+    drawn = []
+    result = _evaluate(source, ids, errors, explicit, quota, drawn)
+    out = decisions_as_records(result, explicit, trace=trace)
+    memo.MEMO.store(key, result, out, drawn)
+    if draws is not None:
+        draws.extend(drawn)
+    return out
 
 
 def decide_stream(

@@ -1,0 +1,146 @@
+"""The reserve path's own transaction handling (``database.run_transaction(hot=True)``): raw DBAPI
+connections handed back to the pool as they were found, PostgreSQL group commit with its
+durability barrier, a failed barrier never retried, and schema revision 0002 (the decision
+stored once, in the audit record) upgraded and downgraded without losing a decision."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from ledger_helpers import REGIME, txn
+from sqlalchemy import inspect, text
+
+from sluicegate.ledger import Ledger, database
+from sluicegate.ledger.audit import canonical_json
+from sluicegate.ledger.errors import DatabaseNotReady, InvalidRecords, LedgerInputError
+
+
+def _pooled_state(ledger: Ledger) -> list[Any]:
+    """The state of every connection the ledger's pool holds."""
+    states = []
+    raws = []
+    pool = ledger.engine.pool
+    for _ in range(pool.checkedin()):
+        raw = ledger.engine.raw_connection()
+        raws.append(raw)
+        driver: Any = raw.driver_connection
+        if ledger.engine.dialect.name == "postgresql":
+            states.append((driver.autocommit, int(driver.pgconn.transaction_status)))
+        else:
+            states.append((driver.isolation_level, driver.in_transaction))
+    for raw in raws:
+        raw.close()
+    return states
+
+
+def test_pooled_connections_come_back_as_they_were(ledger: Ledger, backend: str) -> None:
+    ledger.reserve([txn("ok", 2)], regime=REGIME, idempotency_key="k")
+    with pytest.raises(InvalidRecords):
+        ledger.reserve([txn("bad", 0)], regime=REGIME)
+    with pytest.raises(LedgerInputError):
+        ledger.reserve([txn("other", 3)], regime=REGIME, idempotency_key="k")
+    clean = (False, 0) if backend == "postgresql" else (None, False)
+    assert _pooled_state(ledger) and all(s == clean for s in _pooled_state(ledger))
+    # The other operations (SQLAlchemy transactions on the same pool) stay atomic.
+    rid = ledger.history()[-1]["reservation_id"]
+    ledger.release(rid)
+    with pytest.raises(LedgerInputError):
+        ledger.release(rid)
+    assert ledger.verify_audit().intact
+    assert len(ledger.history()) == 2
+
+
+def test_durability_barrier_takes_a_transaction_id_and_writes_wal(db_url: str) -> None:
+    """PostgreSQL flushes the WAL at commit only for a transaction that has an id *and* wrote
+    WAL; ``pg_current_xact_id()`` alone would give no flush (the barrier would be void)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL group commit")
+    engine = database.make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            before = connection.exec_driver_sql("SELECT pg_current_wal_insert_lsn()").scalar()
+            connection.exec_driver_sql(database.DURABILITY_BARRIER)
+            xid = connection.exec_driver_sql("SELECT pg_current_xact_id_if_assigned()").scalar()
+            grew = connection.exec_driver_sql(
+                "SELECT pg_current_wal_insert_lsn() > %(before)s::pg_lsn", {"before": before}
+            ).scalar()
+            setting = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+            connection.rollback()
+        assert xid is not None and grew is True
+        assert setting != "off"  # the barrier commits under the server's own setting
+    finally:
+        engine.dispose()
+
+
+def test_group_commit_setting(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL group commit")
+    with Ledger(db_url, actor="t") as ledger:
+        ledger.reserve([txn("g", 1)], regime=REGIME)
+        assert ledger._group_commit is True
+    monkeypatch.setenv("SLUICE_POSTGRES_COMMIT", "sync")
+    with Ledger(db_url, actor="t") as ledger:
+        ledger.reserve([txn("s", 1)], regime=REGIME)
+        assert ledger._group_commit is False
+        assert ledger.verify_audit().intact and len(ledger.history()) == 2
+    monkeypatch.setenv("SLUICE_POSTGRES_COMMIT", "sometimes")
+    with pytest.raises(DatabaseNotReady, match="SLUICE_POSTGRES_COMMIT"):
+        Ledger(db_url)
+
+
+def test_a_failed_barrier_is_reported_and_never_retried(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reservation is committed before the barrier runs: if the barrier fails the caller
+    is told so, and the reservation is not made a second time by the retry loop."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL group commit")
+    with Ledger(db_url, actor="t") as ledger:
+        ledger.reserve([txn("first", 1)], regime=REGIME)
+        monkeypatch.setattr(database, "DURABILITY_BARRIER", "SELECT 1 / 0")
+        with pytest.raises(database.CommitUnconfirmed, match="was committed"):
+            ledger.reserve([txn("second", 1)], regime=REGIME)
+        monkeypatch.undo()
+        history = ledger.history()
+        assert [h["transaction_id"] for h in history] == ["first", "second"]
+        assert ledger.verify_audit().intact
+        ledger.reserve([txn("third", 1)], regime=REGIME)  # the pool is healthy afterwards
+        assert len(ledger.history()) == 3
+
+
+def test_revision_0002_keeps_every_decision_and_compresses_events(db_url: str) -> None:
+    """Downgrading to 0001 rebuilds ``ledger_reservations.decision_json`` from the audit
+    records; upgrading again drops it (and, on PostgreSQL, compresses audit events with lz4);
+    the chain verifies throughout."""
+    from alembic import command
+
+    with Ledger(db_url, actor="t") as ledger:
+        decisions = ledger.reserve([txn(f"o-{i}", 1 + i) for i in range(3)], regime=REGIME)
+        decisions += ledger.reserve([txn("uveu", 5, authorizations=["UVEU"], headquarters="US")])
+        engine = ledger.engine
+        with engine.begin() as connection:
+            command.downgrade(database._alembic_config(connection), "0001_ledger_initial")
+        with engine.connect() as connection:
+            rows = dict(
+                connection.execute(text("SELECT id, decision_json FROM ledger_reservations")).all()
+            )
+        for decision in decisions:
+            stored = json.loads(rows[decision["reservation"]["id"]])
+            assert stored == decision
+            assert rows[decision["reservation"]["id"]] == canonical_json(decision)
+        database.upgrade(engine)
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("ledger_reservations")}
+        assert "decision_json" not in columns
+        if db_url.startswith("postgresql"):
+            with engine.connect() as connection:
+                compression = connection.exec_driver_sql(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'audit_log'::regclass AND attname = 'event'"
+                ).scalar()
+            assert compression == "l"  # lz4 (this server is built with it)
+        assert ledger.verify_audit().intact
+        ledger.reserve([txn("after", 1)], regime=REGIME)
+        assert ledger.verify_audit().intact
