@@ -62,7 +62,11 @@ def users_add(
     role: Annotated[str, typer.Option(help="exporter, compliance, auditor or admin")],
     consignee: Annotated[
         list[str] | None,
-        typer.Option(help="consignee id an exporter may see (repeatable)"),
+        typer.Option(
+            metavar="ID",
+            help="a consignee this exporter key acts for: it reserves, and sees balances, "
+            "history and parties, only for these (repeatable; exporter keys only)",
+        ),
     ] = None,
 ) -> None:
     """Create an API key; it is printed alone on the last line, and never again."""
@@ -75,7 +79,8 @@ def users_add(
     except UserError as exc:
         typer.echo(f"sluice: {exc.field}: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"created key for {name!r} (role {role}); keep it now, it is not shown again:")
+    acts = f", consignees {', '.join(consignee)}" if consignee else ""
+    typer.echo(f"created key for {name!r} (role {role}{acts}); keep it now, it is not shown again:")
     typer.echo(key)
 
 
@@ -94,7 +99,8 @@ def users_list(
         return
     for row in rows:
         state = "revoked" if row["revoked"] else "active"
-        typer.echo(f"{row['name']}\t{row['role']}\t{state}\t{row['created']}")
+        consignees = ",".join(row["consignees"])  # type: ignore[arg-type]
+        typer.echo(f"{row['name']}\t{row['role']}\t{state}\t{row['created']}\t{consignees}")
 
 
 @users_app.command("revoke")

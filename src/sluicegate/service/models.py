@@ -594,8 +594,8 @@ class OwnershipEdge(BaseModel):
 
 
 class PartyResolveRequest(BaseModel):
-    parties: list[str] = Field(min_length=1, max_length=100)
-    ownership: list[OwnershipEdge] = Field(default_factory=list, max_length=5000)
+    parties: list[str] = Field(min_length=1, max_length=50)
+    ownership: list[OwnershipEdge] = Field(default_factory=list, max_length=200)
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -679,7 +679,7 @@ KYC_RESULT_EXAMPLE: dict[str, Any] = {
 class KycRequest(BaseModel):
     """Customer records (as ``sluice cloud kyc`` reads them) and the date of the check."""
 
-    customers: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    customers: list[dict[str, Any]] = Field(min_length=1, max_length=200)
     as_of: dt.date | None = Field(default=None, description="date of the check (default today)")
     skip_screening: bool = Field(
         default=False, description="no restricted-party screening (at least enhanced DD)"

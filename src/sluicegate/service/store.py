@@ -116,6 +116,13 @@ class Store:
             raise UserError("name", "give a name of 1 to 200 characters")
         if role not in ROLES:
             raise UserError("role", f"{role!r} is not a role; use one of {', '.join(ROLES)}")
+        consignees = [c.strip() for c in consignees or [] if c.strip()]
+        if consignees and role != "exporter":
+            raise UserError(
+                "consignees", f"only exporter keys are bound to consignees ({role} sees all)"
+            )
+        if any("," in c or len(c) > 512 for c in consignees):
+            raise UserError("consignees", "a consignee id has no comma and at most 512 characters")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
@@ -129,7 +136,7 @@ class Store:
                     role=role,
                     salt=salt,
                     digest=_digest(salt, secret),
-                    consignees=",".join(c.strip() for c in consignees or [] if c.strip()),
+                    consignees=",".join(consignees),
                     created=dt.datetime.now(dt.UTC).replace(tzinfo=None),
                     revoked=False,
                 )

@@ -81,8 +81,12 @@ def kyc(
     if isinstance(body, list):
         if not body:
             raise ApiError(422, "give at least one customer record", "customers")
-        if len(body) > 1000:
-            raise ApiError(422, "at most 1000 customers per call", "customers")
+        if len(body) > 200:
+            raise ApiError(
+                422,
+                "at most 200 customers per call (`sluice cloud kyc` takes any number)",
+                "customers",
+            )
         records, as_of, skip = body, None, False
     else:
         records, as_of, skip = body.customers, body.as_of, body.skip_screening

@@ -122,7 +122,7 @@ def resolve_parties(
         list[str],
         Query(
             min_length=1,
-            max_length=100,
+            max_length=50,
             description="party ids (e.g. ofac-sdn:306) or listed names; repeat for several",
         ),
     ],
