@@ -29,23 +29,45 @@ def serve(
         bool,
         typer.Option(
             "--demo",
-            help="(re)create a 'demo' compliance key and print it with the URL, to log in at once",
+            help="fill the database with demo content (a reserved order book, cloud customers "
+            "and telemetry; idempotent) and (re)create a 'demo' compliance key, printed with "
+            "the URL, to log in at once (make run)",
         ),
     ] = False,
 ) -> None:
-    """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db)."""
+    """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db).
+
+    Example: sluice serve --demo   (then open the printed URL and log in with the printed key)
+    """
     import uvicorn
 
+    url = f"http://{host}:{port}/"
     if demo:
+        from sluicegate.service.demo import seed_demo
+        from sluicegate.service.settings import Settings
         from sluicegate.service.store import Store
 
+        settings = Settings.from_env()
+        typer.echo("sluicegate: preparing the demo content (first run: a few seconds)...", err=True)
+        seeded = seed_demo(settings)
         store = _store()
         assert isinstance(store, Store)
         key = store.replace_user("demo", "compliance")
-        typer.echo(f"demo key (role compliance; log in at http://{host}:{port}/login):")
+        ledger, cloud = seeded["ledger"], seeded["cloud"]
+        typer.echo(
+            f"demo content in {settings.database_url}: "
+            + (
+                "the ledger was seeded before"
+                if ledger["already_seeded"]
+                else f"{ledger['reservations']} reservations"
+            )
+            + f"; {cloud['customers']} cloud customers checked; {cloud['alerts']} alerts"
+        )
+        typer.echo(f"dashboard: {url}  (API: {url}docs)")
+        typer.echo(f"log in at {url}login with this key (role compliance, new each run):")
         typer.echo(key)
 
-    typer.echo(f"sluicegate: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    typer.echo(f"sluicegate: serving on {url} (API docs at /docs); Ctrl-C stops", err=True)
     uvicorn.run(
         "sluicegate.service.app:app_from_env",
         factory=True,
