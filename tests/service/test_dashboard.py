@@ -362,3 +362,76 @@ def test_cloud_kyc_telemetry_and_alerts(page: Any, server: dict[str, Any]) -> No
     expect(page.locator("#customer-table > tbody > tr")).to_have_count(8)
     expect(page.locator("#alert-list li.alert")).to_have_count(6)
     assert page.get_by_role("button", name="Upload telemetry").is_disabled()
+
+
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def test_make_run_demo_server(browser: Any, tmp_path: Path) -> None:
+    """What `make run` starts: `sluice serve --demo` on embedded defaults (./sluicegate.db in the
+    working directory, shipped lists); every page shows the demo content. With
+    SLUICE_DOCS_IMAGES=1 (tools/dashboard_screenshots.sh) it also refreshes docs/images."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sluicegate.cli", "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[1].startswith(f"dashboard: {base}/"), lines
+        key = lines[3].strip()
+        assert key.startswith("sg_"), lines
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("sluice serve --demo did not start")
+            time.sleep(0.2)
+        assert (tmp_path / "sluicegate.db").is_file()  # the embedded default
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(base + "/login")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(base + "/")
+        page.wait_for_selector("#map .main-svg")
+        page.wait_for_load_state("networkidle")
+        docs = os.environ.get("SLUICE_DOCS_IMAGES") == "1"
+        if docs:
+            page.screenshot(path=str(DOCS_IMAGES / "dashboard-overview.png"))
+        page.get_by_role("link", name="Ledger").click()
+        expect(page.locator("#pool-table tbody tr")).to_have_count(10)
+        expect(page.locator("#history-table tbody")).to_contain_text("confirmed")
+        page.wait_for_selector("#pool-plot .main-svg")
+        page.wait_for_load_state("networkidle")
+        _shot(page, "demo-ledger")
+        if docs:
+            page.screenshot(path=str(DOCS_IMAGES / "dashboard-ledger.png"))
+        page.get_by_role("link", name="Cloud").click()
+        expect(page.locator("#alert-list li.alert")).to_have_count(6)
+        expect(page.locator("#customer-table > tbody > tr")).to_have_count(8)
+        page.wait_for_selector("#alert-plot .main-svg")
+        page.wait_for_load_state("networkidle")
+        _shot(page, "demo-cloud")
+        if docs:
+            page.locator("#alert-plot").scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS_IMAGES / "dashboard-cloud.png"))
+        context.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
