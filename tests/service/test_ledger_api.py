@@ -183,8 +183,16 @@ def test_confirm_release_and_attrition(svc: dict[str, Any]) -> None:
         json={"pool": "nveu:acme-in:IN", "tpp": 1, "reason": "stolen by aliens"},
     )
     assert bad_reason.status_code == 422 and bad_reason.json()["error"]["field"] == "reason"
-    kinds = [e["kind"] for e in _get(svc, "auditor", "/v1/ledger/history").json()]
-    assert kinds == ["reserve", "release", "reserve", "confirm", "attrition"]
+    events = _get(svc, "auditor", "/v1/ledger/history").json()
+    assert [e["kind"] for e in events] == ["reserve", "release", "reserve", "confirm", "attrition"]
+    # read from the head of the chain, the same summaries as `sluice ledger history`
+    assert events == [e for e in svc["app"].state.ledger.history() if e["kind"] != "api-call"]
+    last_two = _get(svc, "auditor", "/v1/ledger/history?limit=2").json()
+    assert last_two == events[-2:]
+    by_pool = _get(svc, "auditor", "/v1/ledger/history?pool=nveu:acme-in:IN").json()
+    assert [e["kind"] for e in by_pool] == ["reserve", "confirm", "attrition"]
+    one = _get(svc, "auditor", f"/v1/ledger/history?reservation={rid}").json()
+    assert [e["kind"] for e in one] == ["reserve", "release"]
 
 
 def test_exporters_act_only_for_their_consignees(svc: dict[str, Any]) -> None:

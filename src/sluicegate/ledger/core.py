@@ -884,10 +884,16 @@ class Ledger:
         return int(self._transaction(work))
 
     def latest_records(
-        self, kinds: Sequence[str], *, limit: int = 100, consignees: Sequence[str] | None = None
+        self,
+        kinds: Sequence[str],
+        *,
+        limit: int = 100,
+        consignees: Sequence[str] | None = None,
+        reservation: str | None = None,
     ) -> list[dict[str, Any]]:
         """The newest audit records of the given kinds (newest first), each with its event
-        parsed; optionally only those of ``consignees``. Reads by index, not the whole chain."""
+        parsed; optionally only those of ``consignees`` or of one reservation. Walks the chain
+        back from its head and stops after ``limit`` matches (``history`` reads all of it)."""
         from sluicegate.ledger.schema import audit_log
 
         query = (
@@ -898,6 +904,8 @@ class Ledger:
         )
         if consignees is not None:
             query = query.where(audit_log.c.consignee.in_(list(consignees)))
+        if reservation is not None:
+            query = query.where(audit_log.c.reservation_id == reservation)
         with self._read() as connection:
             rows = [dict(row._mapping) for row in connection.execute(query)]
             connection.rollback()

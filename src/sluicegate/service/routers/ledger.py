@@ -449,13 +449,54 @@ def history(
     """Ledger events (reserve, confirm, release, attrition), oldest first, the last ``limit`` —
     as ``sluice ledger history``. Exporters see only their consignees' events."""
     scope = _scope(principal, consignee)
-    events = request.app.state.ledger.history(
-        consignee=consignee, pool=pool, reservation=reservation, kind=kind
+    ledger = request.app.state.ledger
+    if pool is not None:  # draws are inside the events: the whole chain is read
+        events = ledger.history(consignee=consignee, pool=pool, reservation=reservation, kind=kind)
+        events = [e for e in events if e["kind"] in LEDGER_KINDS]
+        if scope is not None:
+            events = [e for e in events if e.get("consignee") in scope]
+        return events[-limit:]
+    # newest first from the head of the chain (decision and api-call records are skipped in
+    # SQL), then oldest first as `sluice ledger history` prints them
+    consignees = [consignee] if consignee is not None else (sorted(scope) if scope else None)
+    if scope is not None and not scope:
+        return []
+    rows = ledger.latest_records(
+        [kind] if kind else LEDGER_KINDS,
+        limit=limit,
+        consignees=consignees,
+        reservation=reservation,
     )
-    events = [e for e in events if e["kind"] in LEDGER_KINDS]
-    if scope is not None:
-        events = [e for e in events if e.get("consignee") in scope]
-    return events[-limit:]
+    return [_summary(row) for row in reversed(rows)]
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    """A ledger event as ``Ledger.history`` summarises it."""
+    event = row["event"]
+    draws = event.get("draws") or (
+        [{"pool": event["pool"], "amount": event["amount"]}] if "pool" in event else []
+    )
+    out: dict[str, Any] = {
+        "seq": row["seq"],
+        "recorded_at": row["recorded_at"],
+        "kind": row["kind"],
+        "actor": row["actor"],
+        "reservation_id": row["reservation_id"],
+        "consignee": row["consignee"],
+        "regime_id": row["regime_id"],
+        "draws": draws,
+    }
+    if row["kind"] == "reserve":
+        transaction = event.get("transaction") or {}
+        decision = event.get("decision") or {}
+        out["transaction_id"] = transaction.get("id")
+        out["date"] = transaction.get("date")
+        out["destination"] = transaction.get("destination")
+        out["authorization"] = decision.get("authorization")
+    elif row["kind"] == "attrition":
+        out["reason"] = event.get("reason")
+        out["date"] = event.get("date")
+    return out
 
 
 # ---------------------------------------------------------------------------- audit
