@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sluicegate.ledger import Ledger
-from sluicegate.ledger.audit import AuditEntry
+from sluicegate.ledger.audit import AuditEntry, canonical_json
 from sluicegate.ledger.core import consignee_key, regime_hash
 from sluicegate.ledger.regimeinfo import reform_hash
 from sluicegate.service.store import Principal
@@ -76,15 +76,33 @@ def decision_entries(
     decisions: Sequence[dict[str, Any]],
     request_id: str,
     reform: str | Path | None = None,
+    texts: Sequence[str] | None = None,
 ) -> list[AuditEntry]:
-    """``decision`` records for the valid decisions (an invalid record decided nothing)."""
+    """``decision`` records for the valid decisions (an invalid record decided nothing).
+    ``texts``, when given, are the decisions' canonical JSON already rendered (the answer's
+    body): the event is assembled from them instead of encoding each decision again."""
     reform_digest = reform_hash(reform) if reform is not None else None
     actor = actor_of(principal)
+    rid = canonical_json(request_id)
     out = []
-    for record, decision in zip(records, decisions, strict=True):
+    for i, (record, decision) in enumerate(zip(records, decisions, strict=True)):
         if "error" in decision:
             continue
         regime_id = (decision.get("regime") or {}).get("id")
+        event: dict[str, Any] | str
+        if texts is not None:
+            # canonical JSON of {"decision", "request_id", "transaction"}: keys in sorted order
+            event = (
+                '{"decision":'
+                + texts[i]
+                + ',"request_id":'
+                + rid
+                + ',"transaction":'
+                + canonical_json(record)
+                + "}"
+            )
+        else:
+            event = {"transaction": record, "decision": decision, "request_id": request_id}
         out.append(
             AuditEntry(
                 kind="decision",
@@ -93,7 +111,7 @@ def decision_entries(
                 regime_id=regime_id,
                 regime_hash=regime_hash(regime_id),
                 reform_hash=reform_digest,
-                event={"transaction": record, "decision": decision, "request_id": request_id},
+                event=event,
             )
         )
     return out

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, Uplo
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from sluicegate.ledger.audit import canonical_json
 from sluicegate.service.audit import decision_entries
 from sluicegate.service.auth import ROLE_MATRIX, allow
 from sluicegate.service.errors import ApiError
@@ -109,11 +110,14 @@ async def log_decisions(
     records: list[Any],
     decisions: list[dict[str, Any]],
     reform: str | None,
+    texts: list[str] | None = None,
 ) -> None:
     """Record the decisions in the audit chain (group commit) before they are answered."""
     if not request.app.state.settings.audit_decisions:
         return
-    entries = decision_entries(principal, records, decisions, request.state.request_id, reform)
+    entries = decision_entries(
+        principal, records, decisions, request.state.request_id, reform, texts
+    )
     try:
         await request.app.state.recorder.arecord(entries)
     except Exception:
@@ -233,13 +237,13 @@ async def post_decisions(
         decisions = decide(records, regime, reform, screen, trace)
     else:
         decisions = await run_in_threadpool(decide, records, regime, reform, screen, trace)
-    await log_decisions(request, principal, records, decisions, reform)
-    if is_batch:
-        return JSONResponse({"decisions": decisions})
-    decision = decisions[0]
-    if "error" in decision:
-        raise ApiError(422, decision["error"]["message"], decision["error"]["field"])
-    return JSONResponse(decision)
+    if not is_batch and "error" in decisions[0]:
+        raise ApiError(422, decisions[0]["error"]["message"], decisions[0]["error"]["field"])
+    # each decision is rendered once, as canonical JSON: the answer and the audit record
+    texts = [canonical_json(d) for d in decisions]
+    await log_decisions(request, principal, records, decisions, reform, texts)
+    text = '{"decisions":[' + ",".join(texts) + "]}" if is_batch else texts[0]
+    return Response(text.encode("utf-8"), media_type="application/json")
 
 
 @router.post(
