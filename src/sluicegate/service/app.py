@@ -100,7 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=(
             "AI chip and model-weight export controls as dated, cited, explainable rules: "
-            "decisions, regimes, chips, restricted-party screening and the diffusion simulator. "
+            "decisions, regimes, chips, the quota ledger and its tamper-evident audit chain, "
+            "restricted-party screening and party resolution, cloud KYC and the training-compute "
+            "monitor, and the diffusion simulator. Every call that changes state, and every "
+            "decision, is recorded in the audit chain with the calling key. "
             "Authenticate with `Authorization: Bearer KEY` (create keys with "
             "`sluice users add NAME --role ROLE`). Errors are "
             '`{"error": {"field": ..., "message": ...}}`.'
