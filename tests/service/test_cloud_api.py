@@ -120,6 +120,21 @@ def test_bad_uploads_name_the_field_and_record_nothing(svc: dict[str, Any]) -> N
     }
 
 
+def test_uploads_obey_the_body_limit(tmp_path: Path) -> None:
+    app = make_app(tmp_path, max_body_bytes=2000)
+    key = app.state.store.add_user("ops", "compliance")
+    files = write_sample(tmp_path / "sample")
+    with TestClient(app) as client:
+        too_big = client.post(
+            "/v1/cloud/telemetry?format=csv",
+            content=files["telemetry"].read_bytes(),
+            headers=auth(key),
+        )
+        assert too_big.status_code == 413 and too_big.json()["error"]["field"] == "body"
+        kyc = client.post("/v1/cloud/kyc", json=sample_customers(), headers=auth(key))
+        assert kyc.status_code == 413
+
+
 def test_big_upload_is_a_job(svc: dict[str, Any]) -> None:
     client = svc["client"]
     started = client.post(
