@@ -230,11 +230,18 @@ def test_calls_and_decisions_are_in_the_chain_and_tampering_is_found(
         headers=auth(svc["keys"]["compliance"]) | {"X-Request-ID": "client-chosen-1"},
     )
     assert decided.status_code == 200 and decided.headers["x-request-id"] == "client-chosen-1"
+    via = _post(
+        svc,
+        "compliance",
+        f"/v1/decisions?{WHAT_IF}&ledger=reserve",
+        json={**TXN, "id": "via-decisions", "quantity": 10},
+    )
+    assert via.status_code == 201
     denied = _post(svc, "auditor", f"/v1/ledger/reservations/{rid}/release")
     assert denied.status_code == 403
     records = _export(svc)
     reserve = [r for r in records if r["kind"] == "reserve"]
-    assert [r["reservation_id"] for r in reserve] == [rid]
+    assert [r["reservation_id"] for r in reserve] == [rid, via.json()["reservation"]["id"]]
     assert reserve[0]["actor"] == "api-key:acme-exports (exporter)"
     calls = [r for r in records if r["kind"] == "api-call"]
     first = next(r for r in calls if r["event"]["request_id"] == request_id)
@@ -257,11 +264,12 @@ def test_calls_and_decisions_are_in_the_chain_and_tampering_is_found(
     assert [r["event"]["transaction"]["id"] for r in decisions] == ["order-1"]  # not the invalid
     assert decisions[0]["event"]["request_id"] == "client-chosen-1"
     assert decisions[0]["actor"] == "api-key:ops (compliance)"
-    # the read-only decisions route leaves no api-call record; reads never do
-    assert {r["event"]["path"] for r in calls} == {
+    # the decisions route leaves an api-call record only when it reserves; reads never do
+    assert [r["event"]["path"] for r in calls] == [
         "/v1/ledger/reservations",
+        "/v1/decisions",
         f"/v1/ledger/reservations/{rid}/release",
-    }
+    ]
     events = _get(svc, "admin", "/v1/events").json()
     assert events[0]["status"] == 403 and events[0]["key_name"] == "audit"
 

@@ -163,6 +163,6 @@ def test_unauthenticated_surface(service: dict[str, Any]) -> None:
     client = service["client"]
     for path in ("/healthz", "/docs", "/openapi.json", "/login", "/static/app.js"):
         assert client.get(path).status_code == 200, path
-    for path in ("/", "/decide", "/screening", "/simulate"):
+    for path in ("/", "/decide", "/ledger", "/screening", "/cloud", "/simulate"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/login"

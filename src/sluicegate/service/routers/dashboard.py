@@ -115,7 +115,11 @@ def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> R
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    try:  # known key: the logout is recorded with its identity
+        request.state.principal = current_principal(request)
+    except ApiError:
+        pass
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -205,6 +205,8 @@ async def post_decisions(
     ``POST /v1/ledger/reservations``: all or nothing, 201, 409 when a pool cannot hold one).
     Otherwise each decision is recorded in the audit chain as a ``decision`` record with the
     key's identity before it is answered."""
+    if ledger == "reserve":
+        request.state.record_call = True  # changes state: an api-call record, even if refused
     records, is_batch = _records(body)
     limit = request.app.state.settings.batch_job_threshold
     if len(records) > limit:
@@ -219,7 +221,6 @@ async def post_decisions(
             raise ApiError(422, "screening is not available with ledger=reserve", "screen")
         if principal.role not in ROLE_MATRIX["reserve"]:
             raise ApiError(403, f"role {principal.role!r} may not reserve quota", "ledger")
-        request.state.record_call = True  # changes state: an api-call record
         reserved = await run_in_threadpool(
             lambda: reserve_records(
                 request,
