@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: the main job on embedded defaults
+## make run: the service and dashboard on embedded defaults (SQLite ./sluicegate.db, shipped
+## lists, demo order book, ledger and cloud data); prints the URL and a key to log in with
 run: $(STAMP)
-	$(VENV)/bin/sluice demo
+	$(VENV)/bin/sluice serve --demo
 
 ## make check: lint and type-check
 check: $(STAMP)

@@ -31,6 +31,37 @@ def test_users_add_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert revoked.exit_code == 0 and Store(url).authenticate(key) is None
 
 
+def test_exporter_keys_name_their_consignees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("SLUICE_DATABASE_URL", url)
+    runner = CliRunner()
+    added = runner.invoke(
+        app,
+        [
+            "users",
+            "add",
+            "acme",
+            "--role",
+            "exporter",
+            "--consignee",
+            "acme-in",
+            "--consignee",
+            "acme-de",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    principal = Store(url).authenticate(added.output.strip().splitlines()[-1])
+    assert principal is not None and principal.consignees == {"acme-in", "acme-de"}
+    listed = runner.invoke(app, ["users", "list", "--json"])
+    assert '"acme-in"' in listed.output and '"acme-de"' in listed.output
+    refused = runner.invoke(
+        app, ["users", "add", "ops", "--role", "compliance", "--consignee", "acme-in"]
+    )
+    assert refused.exit_code == 2 and "consignees" in refused.output
+
+
 def test_serve_is_registered() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "--host" in result.output

@@ -12,6 +12,12 @@ E, C, A, D = "exporter", "compliance", "auditor", "admin"
 ALL = {E, C, A, D}
 _counter = itertools.count()
 
+CUSTOMER = {"account": "acct-roles", "name": "Roles Example Ltd", "country": "DE"}
+TELEMETRY = (
+    b"timestamp,account,job,accelerator,count,seconds\n"
+    b"2025-01-01T00:00:00Z,acct-roles,run-1,nvidia-h100-sxm,8,3600\n"
+)
+
 # (method, path, kwargs, roles allowed) — written out here, independent of auth.ROLE_MATRIX
 ROUTES: list[tuple[str, str, dict[str, Any], set[str]]] = [
     ("GET", "/v1/regimes", {}, ALL),
@@ -37,8 +43,31 @@ ROUTES: list[tuple[str, str, dict[str, Any], set[str]]] = [
     ("GET", "/v1/decisions/jobs/nope", {}, {E, C}),
     ("GET", "/v1/decisions/jobs/nope/result", {}, {E, C}),
     ("DELETE", "/v1/decisions/jobs/nope", {}, {E, C}),
+    ("POST", "/v1/decisions?ledger=reserve", {"json": TXN}, {E, C}),
+    ("POST", "/v1/ledger/reservations", {"json": TXN}, {E, C}),
+    ("POST", "/v1/ledger/reservations/rsv-nope/confirm", {}, {C}),
+    ("POST", "/v1/ledger/reservations/rsv-nope/release", {}, {C}),
+    (
+        "POST",
+        "/v1/ledger/attrition",
+        {"json": {"pool": "nveu:nobody:IN", "tpp": 1, "reason": "failure"}},
+        {C},
+    ),
+    ("GET", "/v1/ledger/balance", {}, {E, C, A}),
+    ("GET", "/v1/ledger/history", {}, {E, C, A}),
+    ("GET", "/v1/audit/verify", {}, {C, A}),
+    ("GET", "/v1/audit/export?format=csv", {}, {C, A}),
     ("POST", "/v1/screen", {"json": {"name": "Huawei Technologies"}}, {E, C}),
+    ("GET", f"/v1/parties/resolve?party={PARTY}", {}, {E, C, A}),
+    ("POST", "/v1/parties/resolve", {"json": {"parties": [PARTY]}}, {E, C, A}),
     ("GET", f"/v1/parties/{PARTY}", {}, {E, C, A}),
+    ("POST", "/v1/cloud/kyc", {"json": [CUSTOMER]}, {C}),
+    ("GET", "/v1/cloud/customers", {}, {C, A}),
+    ("POST", "/v1/cloud/telemetry?format=csv", {"content": TELEMETRY}, {C}),
+    ("GET", "/v1/cloud/telemetry/jobs/0123456789abcdef", {}, {C}),
+    ("GET", "/v1/cloud/telemetry/jobs/0123456789abcdef/result", {}, {C}),
+    ("DELETE", "/v1/cloud/telemetry/jobs/0123456789abcdef", {}, {C}),
+    ("GET", "/v1/cloud/alerts", {}, {C, A}),
     ("POST", "/v1/simulations", {"json": {"scenario": "no-such-scenario"}}, {C}),
     ("GET", "/v1/simulations", {}, {C, A}),
     ("GET", "/v1/simulations/nope", {}, {C, A}),
@@ -134,6 +163,6 @@ def test_unauthenticated_surface(service: dict[str, Any]) -> None:
     client = service["client"]
     for path in ("/healthz", "/docs", "/openapi.json", "/login", "/static/app.js"):
         assert client.get(path).status_code == 200, path
-    for path in ("/", "/decide", "/screening", "/simulate"):
+    for path in ("/", "/decide", "/ledger", "/screening", "/cloud", "/simulate"):
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/login"

@@ -875,6 +875,62 @@ class Ledger:
     def describe(self) -> str:
         return describe(self.url)
 
+    # ================================================================== service records
+    # Added for the HTTP service (issue 7), kept apart at the end of the class so that merges
+    # with work on the methods above stay easy. Records of these kinds change no pool: the
+    # replay in ``audit.verify`` ignores them, and the hash chain covers them like any other.
+    SERVICE_KINDS = ("decision", "api-call")
+
+    def append_records(self, entries: Sequence[audit.AuditEntry]) -> int:
+        """Append ``decision`` and ``api-call`` records (the service's decisions and the calls
+        that change state, with the key's identity) in one transaction; returns the new head
+        sequence number (-1 when ``entries`` is empty)."""
+        entries = list(entries)
+        for entry in entries:
+            if entry.kind not in self.SERVICE_KINDS:
+                raise LedgerInputError(
+                    "kind",
+                    f"{entry.kind!r} is not one of {', '.join(self.SERVICE_KINDS)}; ledger events "
+                    "are appended by reserve, confirm, release and attrition only",
+                )
+        if not entries:
+            return -1
+
+        def work(connection: Connection) -> int:
+            return audit.append(connection, entries)
+
+        return int(self._transaction(work))
+
+    def latest_records(
+        self,
+        kinds: Sequence[str],
+        *,
+        limit: int = 100,
+        consignees: Sequence[str] | None = None,
+        reservation: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest audit records of the given kinds (newest first), each with its event
+        parsed; optionally only those of ``consignees`` or of one reservation. Walks the chain
+        back from its head and stops after ``limit`` matches (``history`` reads all of it)."""
+        from sluicegate.ledger.schema import audit_log
+
+        query = (
+            select(audit_log)
+            .where(audit_log.c.kind.in_(list(kinds)))
+            .order_by(audit_log.c.seq.desc())
+            .limit(max(1, int(limit)))
+        )
+        if consignees is not None:
+            query = query.where(audit_log.c.consignee.in_(list(consignees)))
+        if reservation is not None:
+            query = query.where(audit_log.c.reservation_id == reservation)
+        with self._read() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(query)]
+            connection.rollback()
+        for row in rows:
+            row["event"] = json.loads(row["event"])
+        return rows
+
 
 def _parse_date(value: str | dt.date, field: str) -> dt.date:
     if isinstance(value, dt.date):

@@ -1,6 +1,8 @@
-"""The FastAPI application: ``create_app(settings)`` wires the store (keys, events), the job
-manager, the middleware (body limit, event record), error handlers, the API routers, the offline
-static assets (plotly's bundle served from the installed package, no CDN) and the dashboard.
+"""The FastAPI application: ``create_app(settings)`` wires the store (keys, KYC records), the
+ledger (quota pools and the tamper-evident audit chain, which also records every call that
+changes state), the job manager, the middleware (body limit, request ids and the record of
+calls), error handlers, the API routers, the offline static assets (plotly's bundle served from
+the installed package, no CDN) and the dashboard.
 
 ``app_from_env`` is the factory uvicorn imports (``sluice serve``, the benchmark).
 """
@@ -8,6 +10,7 @@ static assets (plotly's bundle served from the installed package, no CDN) and th
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from sluicegate.service import errors as error_handlers
+from sluicegate.service.audit import AuditRecorder, call_entry
 from sluicegate.service.auth import TokenBuckets
 from sluicegate.service.jobs import JobManager
 from sluicegate.service.middleware import (
@@ -30,6 +34,7 @@ from sluicegate.service.models import Health
 from sluicegate.service.settings import Settings
 from sluicegate.service.store import Principal, Store
 
+log = logging.getLogger("sluicegate.service")
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 
@@ -42,19 +47,35 @@ def plotly_js() -> bytes:
     return get_plotlyjs().encode("utf-8")
 
 
-def record_event(
-    store: Store, principal: Principal | None, method: str, path: str, status: int
+async def record_event(
+    recorder: AuditRecorder,
+    principal: Principal | None,
+    method: str,
+    path: str,
+    status: int,
+    request_id: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """The one place a state-changing call is recorded (the ledger's audit chain replaces it)."""
-    store.record_event(principal, method, path, status)
+    """The one place a state-changing call is recorded: an ``api-call`` record in the ledger's
+    audit chain with the key's identity. A failure to record is logged (the call itself has
+    already happened; ledger operations are in the chain in their own right)."""
+    try:
+        await recorder.arecord([call_entry(principal, method, path, status, request_id, extra)])
+    except Exception:
+        log.exception(
+            "could not record %s %s (request %s) in the audit chain", method, path, request_id
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for ``settings`` (default: from the environment)."""
     from sluicegate import __version__
+    from sluicegate.ledger import Ledger
     from sluicegate.service.routers import (
+        cloud,
         dashboard,
         decisions,
+        ledger,
         reference,
         screening,
         simulations,
@@ -63,19 +84,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)
+    ledger_ = Ledger(settings.database_url, create=True, actor="service")
+    recorder = AuditRecorder(ledger_)
     jobs = JobManager(settings.jobs_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.shutdown()
+        recorder.close()
+        ledger_.close()
 
     app = FastAPI(
         title="sluicegate",
         version=__version__,
         description=(
             "AI chip and model-weight export controls as dated, cited, explainable rules: "
-            "decisions, regimes, chips, restricted-party screening and the diffusion simulator. "
+            "decisions, regimes, chips, the quota ledger and its tamper-evident audit chain, "
+            "restricted-party screening and party resolution, cloud KYC and the training-compute "
+            "monitor, and the diffusion simulator. Every call that changes state, and every "
+            "decision, is recorded in the audit chain with the calling key. "
             "Authenticate with `Authorization: Bearer KEY` (create keys with "
             "`sluice users add NAME --role ROLE`). Errors are "
             '`{"error": {"field": ..., "message": ...}}`.'
@@ -86,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.ledger = ledger_
+    app.state.recorder = recorder
     app.state.jobs = jobs
     app.state.buckets = TokenBuckets(settings.rate_per_second, settings.rate_burst)
     app.state.templates = TEMPLATES
@@ -111,15 +141,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (reference, decisions, screening, simulations, users, dashboard):
+    for module in (reference, decisions, ledger, screening, cloud, simulations, users, dashboard):
         app.include_router(module.router)
+    app.include_router(ledger.audit_router)
 
-    app.add_middleware(
-        EventMiddleware,
-        record=lambda principal, method, path, status: record_event(
-            store, principal, method, path, status
-        ),
-    )
+    async def record(
+        principal: Principal | None,
+        method: str,
+        path: str,
+        status: int,
+        request_id: str,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        await record_event(recorder, principal, method, path, status, request_id, extra)
+
+    app.add_middleware(EventMiddleware, record=record)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

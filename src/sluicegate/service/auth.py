@@ -23,17 +23,23 @@ from sluicegate.service.store import Principal
 COOKIE = "sluice_key"
 CSRF_HEADER = "x-sluice-request"
 
-# capability -> roles allowed
+# capability -> roles allowed (docs/security.md has the same table, with the routes)
 ROLE_MATRIX: dict[str, tuple[str, ...]] = {
     "reference": ("exporter", "compliance", "auditor", "admin"),  # regimes, chips, scenarios
     "decide": ("exporter", "compliance"),
-    "decision-jobs": ("exporter", "compliance"),
+    "decision-jobs": ("exporter", "compliance"),  # exporter: own jobs only
+    "reserve": ("exporter", "compliance"),  # exporter: own consignees only
+    "ledger-manage": ("compliance",),  # confirm, release, attrition
+    "ledger-read": ("exporter", "compliance", "auditor"),  # exporter: own consignees only
+    "audit": ("compliance", "auditor"),  # verify and export the audit chain
     "screen": ("exporter", "compliance"),
     "parties": ("exporter", "compliance", "auditor"),  # exporter: own consignees only
+    "cloud": ("compliance",),  # KYC, telemetry uploads and their jobs
+    "cloud-read": ("compliance", "auditor"),  # KYC outcomes kept, alerts
     "simulate": ("compliance",),
     "simulation-results": ("compliance", "auditor"),
     "users": ("admin",),
-    "events": ("auditor", "admin"),
+    "events": ("auditor", "admin"),  # the api-call records of the audit chain
 }
 
 

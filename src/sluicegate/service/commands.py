@@ -29,23 +29,45 @@ def serve(
         bool,
         typer.Option(
             "--demo",
-            help="(re)create a 'demo' compliance key and print it with the URL, to log in at once",
+            help="fill the database with demo content (a reserved order book, cloud customers "
+            "and telemetry; idempotent) and (re)create a 'demo' compliance key, printed with "
+            "the URL, to log in at once (make run)",
         ),
     ] = False,
 ) -> None:
-    """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db)."""
+    """Serve the API and dashboard (database: SLUICE_DATABASE_URL or ./sluicegate.db).
+
+    Example: sluice serve --demo   (then open the printed URL and log in with the printed key)
+    """
     import uvicorn
 
+    url = f"http://{host}:{port}/"
     if demo:
+        from sluicegate.service.demo import seed_demo
+        from sluicegate.service.settings import Settings
         from sluicegate.service.store import Store
 
+        settings = Settings.from_env()
+        typer.echo("sluicegate: preparing the demo content (first run: a few seconds)...", err=True)
+        seeded = seed_demo(settings)
         store = _store()
         assert isinstance(store, Store)
         key = store.replace_user("demo", "compliance")
-        typer.echo(f"demo key (role compliance; log in at http://{host}:{port}/login):")
+        ledger, cloud = seeded["ledger"], seeded["cloud"]
+        typer.echo(
+            f"demo content in {settings.database_url}: "
+            + (
+                "the ledger was seeded before"
+                if ledger["already_seeded"]
+                else f"{ledger['reservations']} reservations"
+            )
+            + f"; {cloud['customers']} cloud customers checked; {cloud['alerts']} alerts"
+        )
+        typer.echo(f"dashboard: {url}  (API: {url}docs)")
+        typer.echo(f"log in at {url}login with this key (role compliance, new each run):")
         typer.echo(key)
 
-    typer.echo(f"sluicegate: serving on http://{host}:{port}/ (API docs at /docs)", err=True)
+    typer.echo(f"sluicegate: serving on {url} (API docs at /docs); Ctrl-C stops", err=True)
     uvicorn.run(
         "sluicegate.service.app:app_from_env",
         factory=True,
@@ -62,7 +84,11 @@ def users_add(
     role: Annotated[str, typer.Option(help="exporter, compliance, auditor or admin")],
     consignee: Annotated[
         list[str] | None,
-        typer.Option(help="consignee id an exporter may see (repeatable)"),
+        typer.Option(
+            metavar="ID",
+            help="a consignee this exporter key acts for: it reserves, and sees balances, "
+            "history and parties, only for these (repeatable; exporter keys only)",
+        ),
     ] = None,
 ) -> None:
     """Create an API key; it is printed alone on the last line, and never again."""
@@ -75,7 +101,8 @@ def users_add(
     except UserError as exc:
         typer.echo(f"sluice: {exc.field}: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"created key for {name!r} (role {role}); keep it now, it is not shown again:")
+    acts = f", consignees {', '.join(consignee)}" if consignee else ""
+    typer.echo(f"created key for {name!r} (role {role}{acts}); keep it now, it is not shown again:")
     typer.echo(key)
 
 
@@ -94,7 +121,8 @@ def users_list(
         return
     for row in rows:
         state = "revoked" if row["revoked"] else "active"
-        typer.echo(f"{row['name']}\t{row['role']}\t{state}\t{row['created']}")
+        consignees = ",".join(row["consignees"])  # type: ignore[arg-type]
+        typer.echo(f"{row['name']}\t{row['role']}\t{state}\t{row['created']}\t{consignees}")
 
 
 @users_app.command("revoke")

@@ -26,12 +26,14 @@ class ApiError(Exception):
         message: str,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.field = field
         self.message = message
         self.headers = headers
+        self.extra = extra  # more fields beside "error" (e.g. the decisions of a refused batch)
 
 
 def error_body(field: str | None, message: str) -> dict[str, Any]:
@@ -47,7 +49,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.field, exc.message), status_code=exc.status, headers=exc.headers
+            {**(exc.extra or {}), **error_body(exc.field, exc.message)},
+            status_code=exc.status,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

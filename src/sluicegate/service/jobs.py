@@ -1,13 +1,16 @@
-"""Background jobs of the service: simulations (a child process each) and big decision batches
-(a thread each), with progress, results and cancellation — stored on disk so that every worker
-process of the server sees every job.
+"""Background jobs of the service: simulations and big telemetry uploads (a child process each)
+and big decision batches (a thread each), with progress, results and cancellation — stored on
+disk so that every worker process of the server sees every job.
 
 Each job has a directory ``<jobs_dir>/<kind>/<id>/`` holding ``meta.json`` (kind, owner, created,
 parameters, the pid that runs it), ``status.json`` (phase, progress, counts, error) and its
 outputs: for a simulation ``summary.json``, ``comparison.json`` (against ``baseline``), the
-Parquet tables and ``report.html`` written by ``sluicegate.simulate``; for a decision batch
-``result.json``. Cancelling writes a ``cancel`` marker (a decision batch checks it between
-records) and terminates a simulation's process. Jobs belong to the key that started them.
+Parquet tables and ``report.html`` written by ``sluicegate.simulate``; for a decision batch and
+a telemetry upload ``result.json``. Cancelling writes a ``cancel`` marker (a decision batch
+checks it between records) and terminates a simulation's or an upload's process (an upload's
+batch is committed in one transaction at the end of its run: cancelled before, it leaves the
+monitor's state as it was). Telemetry batches fold into the state one at a time
+(``batch_lock``). Jobs belong to the key that started them.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ import re
 import secrets
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 _CTX = multiprocessing.get_context("spawn")
 JOB_ID = re.compile(r"^[0-9a-f]{16}$")
-KINDS = {"simulation": "simulations", "decisions": "decisions"}
+KINDS = {"simulation": "simulations", "decisions": "decisions", "telemetry": "telemetry"}
 TERMINAL = ("done", "failed", "cancelled")
 
 PHASES = {
@@ -37,6 +40,8 @@ PHASES = {
     "summarising": 0.6,
     "comparing": 0.7,
     "report": 0.9,
+    "waiting": 0.05,  # telemetry: for another batch to finish (batches fold in one at a time)
+    "monitoring": 0.2,
     "done": 1.0,
 }
 
@@ -91,6 +96,104 @@ def _simulation_main(directory: str, scenario: str, draws: int, seed: int | None
         _write_status(out, "done")
     except Exception as exc:
         _write_status(out, "failed", f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def batch_lock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """One telemetry batch at a time against the monitor's state, across threads and processes
+    (an ``flock`` on a file beside the jobs; released by the kernel if the holder dies). Yields
+    whether the lock is held (always, when ``wait``)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def run_telemetry(
+    upload: Path,
+    customers: list[dict[str, Any]],
+    state_url: str,
+    lock: Path,
+    projection_days: int | None,
+    window_days: int | None,
+    waiting: Callable[[], None] | None = None,
+    running: Callable[[], None] | None = None,
+    wait: bool = True,
+) -> dict[str, Any] | None:
+    """Fold one uploaded telemetry file into the monitor's state (``run_monitor``, as
+    ``sluice cloud monitor``) and return the summary, the alerts over all telemetry so far and
+    the rejected rows. Raises ``TelemetryError`` for a file that cannot be read at all. Without
+    ``wait``, returns None at once when another batch is being folded in."""
+    from sluicegate.cloud import parse_customer, run_monitor
+
+    parsed = [parse_customer(record) for record in customers]
+    if waiting is not None:
+        waiting()
+    with batch_lock(lock, wait) as held:
+        if not held:
+            return None
+        if running is not None:
+            running()
+        result = run_monitor(
+            [str(upload)],
+            customers=parsed,
+            state_url=state_url,
+            projection_days=projection_days,
+            window_days=window_days,
+        )
+    return {
+        "summary": result.summary | {"batch_id": result.batch_id},
+        "alerts": result.alerts,
+        "rejects": [r.to_json() for r in result.rejects[:1000]],
+        "rejects_total": len(result.rejects),
+    }
+
+
+def _telemetry_main(
+    directory: str,
+    upload: str,
+    customers: list[dict[str, Any]],
+    state_url: str,
+    lock: str,
+    projection_days: int | None,
+    window_days: int | None,
+) -> None:
+    """Child-process entry point of a telemetry upload."""
+    out = Path(directory)
+    try:
+        body = run_telemetry(
+            Path(upload),
+            customers,
+            state_url,
+            Path(lock),
+            projection_days,
+            window_days,
+            waiting=lambda: _write_status(out, "waiting"),
+            running=lambda: _write_status(out, "monitoring"),
+        )
+        assert body is not None  # waited for the lock
+        name = str(_read_json(out / "meta.json").get("params", {}).get("file") or "upload")
+        body["summary"]["file"] = name
+        for reject in body["rejects"]:
+            reject["file"] = name
+        _write_json(out / "result.json", body)
+        _write_status(out, "done")
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        message = message.replace(str(upload), "upload").replace(str(Path(upload).parent), "")
+        _write_status(out, "failed", f"{type(exc).__name__}: {message}")
+    finally:
+        with contextlib.suppress(OSError):
+            Path(upload).unlink()
 
 
 def _alive(pid: int | None) -> bool:
@@ -213,6 +316,40 @@ class JobManager:
         _write_json(job.directory / "meta.json", job.meta)
         return job
 
+    def start_telemetry(
+        self,
+        owner: str,
+        upload: Path,
+        customers: list[dict[str, Any]],
+        state_url: str,
+        params: dict[str, Any],
+    ) -> Job:
+        """Fold a big telemetry upload into the monitor's state in a child process."""
+        job = self._new("telemetry", owner, params)
+        process = _CTX.Process(
+            target=_telemetry_main,
+            args=(
+                str(job.directory),
+                str(upload),
+                customers,
+                state_url,
+                str(self.telemetry_lock),
+                params.get("projection_days"),
+                params.get("window_days"),
+            ),
+            daemon=True,
+        )
+        process.start()
+        with self.lock:
+            self.processes[job.id] = process
+        job.meta["pid"] = process.pid
+        _write_json(job.directory / "meta.json", job.meta)
+        return job
+
+    @property
+    def telemetry_lock(self) -> Path:
+        return self.root / "telemetry.lock"
+
     def start_decisions(
         self,
         owner: str,
@@ -262,7 +399,7 @@ class JobManager:
             job.directory / "status.json",
             {**status, "phase": "cancelled", "error": "cancelled by request"},
         )
-        if job.kind == "simulation":
+        if job.kind in ("simulation", "telemetry"):
             with self.lock:
                 process = self.processes.pop(job.id, None)
             if process is not None:

@@ -1,14 +1,17 @@
 """Pure-ASGI middleware: the request body limit (413) and the record of state-changing calls.
 
 The body limit is enforced twice: by ``Content-Length`` before anything is read, and by counting
-the bytes actually received (chunked uploads carry no length). Every call that can change state
-(POST/PUT/PATCH/DELETE under ``/v1`` other than the read-only ``POST`` queries) is recorded with
-the key's identity through ``record_event`` once its status is known.
+the bytes actually received (chunked uploads carry no length). Every call made with a key that
+can change state (POST/PUT/PATCH/DELETE under ``/v1`` other than the computing-only ``POST``
+routes; login and logout) is recorded with the key's identity through ``record_event`` once its
+status is known, before the answer leaves.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -18,8 +21,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# POST routes that only compute (nothing stored): not recorded
-READ_ONLY_POSTS = ("/v1/decisions", "/v1/decisions/csv", "/v1/screen")
+# POST routes that only compute: no api-call record (decisions are recorded as ``decision``
+# records by their routes instead)
+READ_ONLY_POSTS = (
+    "/v1/decisions",
+    "/v1/decisions/csv",
+    "/v1/screen",
+    "/v1/parties/resolve",
+)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class _TooLarge(Exception):
@@ -95,37 +105,62 @@ class BodyLimitMiddleware:
 
 
 class EventMiddleware:
-    """Record state-changing calls (``record_event``) after their status is known."""
+    """Give every request an id (``X-Request-ID``: the client's when it is a short token, else a
+    fresh one; echoed in the answer) and record state-changing calls made with a key through
+    ``record`` before the answer's status line is sent — so a client never sees an answer to a
+    call the audit chain does not hold. A route that changes state under a path listed in
+    ``READ_ONLY_POSTS`` (``?ledger=reserve``) sets ``request.state.record_call``; a route may add
+    details for the record in ``request.state.audit_extra``."""
 
-    def __init__(self, app: ASGIApp, record: Callable[[Any, str, str, int], None]) -> None:
+    def __init__(
+        self, app: ASGIApp, record: Callable[[Any, str, str, int, str, Any], Awaitable[None]]
+    ) -> None:
         self.app = app
         self.record = record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method", "GET")
-        path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or method in ("GET", "HEAD", "OPTIONS")
-            or not (path.startswith("/v1/") or path in ("/login", "/logout"))
-            or path in READ_ONLY_POSTS
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        method = scope.get("method", "GET")
+        path = scope.get("path", "")
+        state = scope.setdefault("state", {})
+        request_id = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if REQUEST_ID.match(candidate):
+                    request_id = candidate
+                break
+        request_id = request_id or uuid.uuid4().hex
+        state["request_id"] = request_id
+        candidate_call = method not in ("GET", "HEAD", "OPTIONS") and (
+            path.startswith("/v1/") or path in ("/login", "/logout")
+        )
 
         async def tracked_send(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+                principal = state.get("principal")
+                if (
+                    candidate_call
+                    and principal is not None
+                    and (path not in READ_ONLY_POSTS or state.get("record_call"))
+                ):
+                    await self.record(
+                        principal,
+                        method,
+                        path,
+                        int(message["status"]),
+                        request_id,
+                        state.get("audit_extra"),
+                    )
             await send(message)
 
-        try:
-            await self.app(scope, receive, tracked_send)
-        finally:
-            state = scope.get("state") or {}
-            principal = state.get("principal")
-            self.record(principal, method, path, status)
+        await self.app(scope, receive, tracked_send)
 
 
 SECURITY_HEADERS = [

@@ -34,6 +34,9 @@ class Settings:
     max_simulation_draws: int = 1000
     max_running_simulations: int = 2
     cookie_secure: bool = False
+    audit_decisions: bool = True
+    telemetry_job_bytes: int = 2 * 1024 * 1024
+    max_running_telemetry: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,4 +51,7 @@ class Settings:
             max_simulation_draws=_env_int("SLUICE_MAX_SIMULATION_DRAWS", 1000),
             max_running_simulations=_env_int("SLUICE_MAX_RUNNING_SIMULATIONS", 2),
             cookie_secure=os.environ.get("SLUICE_COOKIE_SECURE", "") == "1",
+            audit_decisions=os.environ.get("SLUICE_AUDIT_DECISIONS", "1") != "0",
+            telemetry_job_bytes=_env_int("SLUICE_TELEMETRY_JOB_BYTES", 2 * 1024 * 1024),
+            max_running_telemetry=_env_int("SLUICE_MAX_RUNNING_TELEMETRY", 2),
         )

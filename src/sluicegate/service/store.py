@@ -1,10 +1,10 @@
-"""The service's own tables: API keys (hashed) and the event record of state-changing calls.
+"""The service's own tables: API keys (hashed) and the cloud customers' latest KYC checks.
 
 Tables are prefixed ``service_`` and created with ``metadata.create_all`` in the project database
 (``SLUICE_DATABASE_URL``). A key is ``sg_<key id>_<secret>``: the key id finds the row, the secret
 is checked against ``sha256(salt || secret)`` in constant time. Keys are 256-bit random values, so
 a fast salted hash is enough (a slow password hash protects guessable secrets, not random ones).
-``record_event`` is the one place calls are recorded; the ledger's audit chain will replace it.
+The record of calls is the ledger's audit chain (``sluicegate.service.audit``), not a table here.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     DateTime,
-    Integer,
     String,
+    Text,
     create_engine,
     select,
 )
@@ -50,16 +52,20 @@ class ApiKey(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ServiceEvent(Base):
-    __tablename__ = "service_events"
+class KycRecord(Base):
+    """The latest KYC check of each cloud customer account (``POST /v1/cloud/kyc``): the record
+    as sent (the monitor reads beneficial owners and headquarters from it) and the outcome."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[dt.datetime] = mapped_column(DateTime)
-    key_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
-    method: Mapped[str] = mapped_column(String(10))
-    path: Mapped[str] = mapped_column(String(2000))
-    status: Mapped[int] = mapped_column(Integer)
+    __tablename__ = "service_cloud_customers"
+
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    country: Mapped[str] = mapped_column(String(2))
+    outcome: Mapped[str] = mapped_column(String(40))
+    record: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    checked_by: Mapped[str] = mapped_column(String(200))
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ class Store:
     def __init__(self, url: str) -> None:
         kwargs: dict[str, object] = {}
         if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False}
+            # the ledger writes to the same file: wait for its write lock as it does
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 60}
             if url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = StaticPool
         self.engine: Engine = create_engine(url, **kwargs)
@@ -109,6 +116,13 @@ class Store:
             raise UserError("name", "give a name of 1 to 200 characters")
         if role not in ROLES:
             raise UserError("role", f"{role!r} is not a role; use one of {', '.join(ROLES)}")
+        consignees = [c.strip() for c in consignees or [] if c.strip()]
+        if consignees and role != "exporter":
+            raise UserError(
+                "consignees", f"only exporter keys are bound to consignees ({role} sees all)"
+            )
+        if any("," in c or len(c) > 512 for c in consignees):
+            raise UserError("consignees", "a consignee id has no comma and at most 512 characters")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
@@ -122,7 +136,7 @@ class Store:
                     role=role,
                     salt=salt,
                     digest=_digest(salt, secret),
-                    consignees=",".join(c.strip() for c in consignees or [] if c.strip()),
+                    consignees=",".join(consignees),
                     created=dt.datetime.now(dt.UTC).replace(tzinfo=None),
                     revoked=False,
                 )
@@ -199,37 +213,45 @@ class Store:
                 frozenset(c for c in row.consignees.split(",") if c),
             )
 
-    # ------------------------------------------------------------ events
-    def record_event(
-        self, principal: Principal | None, method: str, path: str, status: int
-    ) -> None:
-        """Record one state-changing call with the key's identity."""
+    # ------------------------------------------------------------ cloud customers
+    def save_kyc(self, checked: list[tuple[dict[str, Any], dict[str, Any]]], by: str) -> None:
+        """Keep the latest check of each account: (customer record, KYC result) pairs."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with Session(self.engine) as session:
-            session.add(
-                ServiceEvent(
-                    time=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    key_name=principal.name if principal else "-",
-                    role=principal.role if principal else "-",
-                    method=method,
-                    path=path[:2000],
-                    status=status,
-                )
-            )
+            for record, result in checked:
+                account = str(result["account"])
+                row = session.get(KycRecord, account)
+                if row is None:
+                    row = KycRecord(account=account)
+                    session.add(row)
+                row.name = str(record.get("name") or "")[:500]
+                row.country = str(record.get("country") or "")[:2].upper()
+                row.outcome = str(result["outcome"])
+                row.record = json.dumps(record, default=str, sort_keys=True)
+                row.result = json.dumps(result, default=str, sort_keys=True)
+                row.checked_at = now
+                row.checked_by = by[:200]
             session.commit()
 
-    def events(self, limit: int = 100) -> list[dict[str, object]]:
+    def kyc_records(self) -> list[dict[str, Any]]:
+        """Every account's latest check: account, name, country, outcome, when, by whom, and
+        the full result (reasons, citations, trace)."""
         with Session(self.engine) as session:
-            rows = session.scalars(
-                select(ServiceEvent).order_by(ServiceEvent.id.desc()).limit(limit)
-            ).all()
+            rows = session.scalars(select(KycRecord).order_by(KycRecord.account)).all()
             return [
                 {
-                    "time": r.time.isoformat() + "Z",
-                    "key_name": r.key_name,
-                    "role": r.role,
-                    "method": r.method,
-                    "path": r.path,
-                    "status": r.status,
+                    "account": r.account,
+                    "name": r.name,
+                    "country": r.country,
+                    "outcome": r.outcome,
+                    "checked_at": r.checked_at.isoformat() + "Z",
+                    "checked_by": r.checked_by,
+                    "result": json.loads(r.result),
                 }
                 for r in rows
             ]
+
+    def customer_records(self) -> list[dict[str, Any]]:
+        """The customer records as sent, for the monitor (owners, headquarters)."""
+        with Session(self.engine) as session:
+            return [json.loads(r) for r in session.scalars(select(KycRecord.record)).all()]

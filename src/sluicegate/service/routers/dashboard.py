@@ -1,6 +1,6 @@
-"""The dashboard: server-rendered pages (Overview, Decide, Screening, Simulate) and the login
-that stores the key in an HttpOnly, SameSite=Strict cookie. Pages call the JSON API from a small
-vendored script; plotly is served from the installed package (no CDN)."""
+"""The dashboard: server-rendered pages (Overview, Decide, Ledger, Screening, Cloud, Simulate) and
+the login that stores the key in an HttpOnly, SameSite=Strict cookie. Pages call the JSON API
+from a small vendored script; plotly is served from the installed package (no CDN)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ router = APIRouter(include_in_schema=False)
 PAGES = {
     "overview": ("/", "Overview"),
     "decide": ("/decide", "Decide"),
+    "ledger": ("/ledger", "Ledger"),
     "screening": ("/screening", "Screening"),
+    "cloud": ("/cloud", "Cloud"),
     "simulate": ("/simulate", "Simulate"),
 }
 
@@ -51,6 +53,16 @@ def decide_page(request: Request) -> Response:
 @router.get("/screening", response_class=HTMLResponse)
 def screening_page(request: Request) -> Response:
     return _page(request, "screening")
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+def ledger_page(request: Request) -> Response:
+    return _page(request, "ledger")
+
+
+@router.get("/cloud", response_class=HTMLResponse)
+def cloud_page(request: Request) -> Response:
+    return _page(request, "cloud")
 
 
 @router.get("/simulate", response_class=HTMLResponse)
@@ -103,7 +115,11 @@ def login(request: Request, key: Annotated[str, Form(max_length=500)] = "") -> R
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    try:  # known key: the logout is recorded with its identity
+        request.state.principal = current_principal(request)
+    except ApiError:
+        pass
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -7,14 +7,17 @@ import io
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Header, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from sluicegate.service.auth import allow
+from sluicegate.ledger.audit import canonical_json
+from sluicegate.service.audit import decision_entries
+from sluicegate.service.auth import ROLE_MATRIX, allow
 from sluicegate.service.errors import ApiError
 from sluicegate.service.models import (
     DECISION_EXAMPLE,
+    RESERVATION_EXAMPLE,
     TRANSACTION_EXAMPLE,
     Decision,
     DecisionBatch,
@@ -22,6 +25,7 @@ from sluicegate.service.models import (
     TransactionBatch,
 )
 from sluicegate.service.routers.common import AUTH, check_reform, check_regime, errors
+from sluicegate.service.routers.ledger import conflict_responses, reserve_records
 from sluicegate.service.store import Principal
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -36,6 +40,14 @@ ReformQ = Annotated[
 ]
 ScreenQ = Annotated[bool, Query(description="screen consignees against the restricted-party lists")]
 TraceQ = Annotated[bool, Query(description="include the rule trace")]
+LedgerQ = Annotated[
+    str | None,
+    Query(
+        pattern="^reserve$",
+        description="reserve: hold the quota each decision draws in the ledger (as POST "
+        "/v1/ledger/reservations; all or nothing, 409 when a pool cannot hold it)",
+    ),
+]
 
 BODY_EXAMPLES = {
     "one": {"summary": "one transaction", "value": TRANSACTION_EXAMPLE},
@@ -92,6 +104,28 @@ def decide(
         raise ApiError(422, exc.message, exc.field) from None
 
 
+async def log_decisions(
+    request: Request,
+    principal: Principal,
+    records: list[Any],
+    decisions: list[dict[str, Any]],
+    reform: str | None,
+    texts: list[str] | None = None,
+) -> None:
+    """Record the decisions in the audit chain (group commit) before they are answered."""
+    if not request.app.state.settings.audit_decisions:
+        return
+    entries = decision_entries(
+        principal, records, decisions, request.state.request_id, reform, texts
+    )
+    try:
+        await request.app.state.recorder.arecord(entries)
+    except Exception:
+        raise ApiError(
+            500, "the decisions could not be recorded in the audit log; none is given"
+        ) from None
+
+
 def _records(body: dict[str, Any]) -> tuple[list[Any], bool]:
     if "transactions" in body:
         batch = body["transactions"]
@@ -108,7 +142,23 @@ def _records(body: dict[str, Any]) -> tuple[list[Any], bool]:
     "",
     response_model=Decision | DecisionBatch,
     responses={
-        **errors(*AUTH, 413, 422),
+        **errors(*AUTH, 413),
+        **conflict_responses(),
+        201: {
+            "description": "with ledger=reserve: the decisions holding their quota, each with "
+            "reservation {id, state}",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/Decision"},
+                            {"$ref": "#/components/schemas/DecisionBatch"},
+                        ]
+                    },
+                    "example": RESERVATION_EXAMPLE,
+                }
+            },
+        },
         200: {
             "description": "a decision (one transaction) or {decisions: [...]} (a batch)",
             "content": {
@@ -135,11 +185,28 @@ async def post_decisions(
     reform: ReformQ = None,
     screen: ScreenQ = False,
     trace: TraceQ = True,
-    _p: Principal = Depends(allow("decide")),
+    ledger: LedgerQ = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=256,
+            description="with ledger=reserve: a retry with "
+            "the same key returns the first answer and holds nothing more",
+        ),
+    ] = None,
+    principal: Principal = Depends(allow("decide")),
 ) -> Any:
     """Decide one transaction (the decision; an invalid one gives 422 naming the field) or a
     batch (``{"decisions": [...]}``, one per transaction in order; invalid ones carry ``error``).
-    Batches over the configured size go to ``POST /v1/decisions/jobs``."""
+    Batches over the configured size go to ``POST /v1/decisions/jobs``.
+
+    With ``ledger=reserve`` the decisions hold the quota they draw (see
+    ``POST /v1/ledger/reservations``: all or nothing, 201, 409 when a pool cannot hold one).
+    Otherwise each decision is recorded in the audit chain as a ``decision`` record with the
+    key's identity before it is answered."""
+    if ledger == "reserve":
+        request.state.record_call = True  # changes state: an api-call record, even if refused
     records, is_batch = _records(body)
     limit = request.app.state.settings.batch_job_threshold
     if len(records) > limit:
@@ -149,17 +216,35 @@ async def post_decisions(
             "transactions",
         )
     regime, reform = check_regime(regime), check_reform(reform)
+    if ledger == "reserve":
+        if screen:
+            raise ApiError(422, "screening is not available with ledger=reserve", "screen")
+        if principal.role not in ROLE_MATRIX["reserve"]:
+            raise ApiError(403, f"role {principal.role!r} may not reserve quota", "ledger")
+        reserved = await run_in_threadpool(
+            lambda: reserve_records(
+                request,
+                principal,
+                records,
+                regime=regime,
+                reform=reform,
+                idempotency_key=idempotency_key,
+                trace=trace,
+            )
+        )
+        return JSONResponse({"decisions": reserved} if is_batch else reserved[0], status_code=201)
     if len(records) <= INLINE and not screen:
         # about a millisecond of work: cheaper on the event loop than a thread hop
         decisions = decide(records, regime, reform, screen, trace)
     else:
         decisions = await run_in_threadpool(decide, records, regime, reform, screen, trace)
-    if is_batch:
-        return JSONResponse({"decisions": decisions})
-    decision = decisions[0]
-    if "error" in decision:
-        raise ApiError(422, decision["error"]["message"], decision["error"]["field"])
-    return JSONResponse(decision)
+    if not is_batch and "error" in decisions[0]:
+        raise ApiError(422, decisions[0]["error"]["message"], decisions[0]["error"]["field"])
+    # each decision is rendered once, as canonical JSON: the answer and the audit record
+    texts = [canonical_json(d) for d in decisions]
+    await log_decisions(request, principal, records, decisions, reform, texts)
+    text = '{"decisions":[' + ",".join(texts) + "]}" if is_batch else texts[0]
+    return Response(text.encode("utf-8"), media_type="application/json")
 
 
 @router.post(
@@ -184,11 +269,12 @@ async def post_decisions(
     },
 )
 async def post_csv(
+    request: Request,
     file: Annotated[UploadFile, File(description="CSV table (columns as sluice decide-batch)")],
     regime: RegimeQ = None,
     reform: ReformQ = None,
     output: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
-    _p: Principal = Depends(allow("decide")),
+    principal: Principal = Depends(allow("decide")),
 ) -> Any:
     """Decide a CSV table: one row out per row in, with the trace and citations."""
     import polars as pl
@@ -206,11 +292,28 @@ async def post_csv(
         if frame.height == 0:
             raise ApiError(422, "the table has no rows", "file")
         try:
-            return decide_frame(frame, regime=regime, reform=reform, trace=True)
+            result = decide_frame(frame, regime=regime, reform=reform, trace=True)
         except DecisionRequestError as exc:
             raise ApiError(422, exc.message, exc.field) from None
         except ValueError as exc:
             raise ApiError(422, str(exc), "file") from None
+        if request.app.state.settings.audit_decisions:
+            rows = [
+                {"error": {"field": r.get("error_field"), "message": r.get("error_message")}}
+                if r.get("error_field") or r.get("error_message")
+                else r
+                for r in result.to_dicts()
+            ]
+            entries = decision_entries(
+                principal, frame.to_dicts(), rows, request.state.request_id, reform
+            )
+            try:
+                request.app.state.recorder.record(entries)
+            except Exception:
+                raise ApiError(
+                    500, "the decisions could not be recorded in the audit log; none is given"
+                ) from None
+        return result
 
     result = await run_in_threadpool(run)
     if output == "csv":
@@ -243,12 +346,24 @@ def start_job(
 ) -> dict[str, Any]:
     """Decide a big batch in the background; poll ``GET /v1/decisions/jobs/{job}``."""
     regime, reform = check_regime(regime), check_reform(reform)
+    recorder = request.app.state.recorder
+    record = request.app.state.settings.audit_decisions
+    request_id = request.state.request_id
+
+    def work(
+        recs: list[Any], cancelled: Callable[[], bool], progress: Callable[[int], None]
+    ) -> list[dict[str, Any]]:
+        decisions = decide(recs, regime, reform, screen, trace, cancelled, progress)
+        if record and not cancelled():  # recorded before the result can be fetched
+            recorder.record(
+                decision_entries(principal, recs[: len(decisions)], decisions, request_id, reform)
+            )
+        return decisions
+
     job = request.app.state.jobs.start_decisions(
         principal.name,
         body.transactions,
-        lambda recs, cancelled, progress: decide(
-            recs, regime, reform, screen, trace, cancelled, progress
-        ),
+        work,
         {
             "regime": regime,
             "reform": reform,

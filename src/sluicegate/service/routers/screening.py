@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
-from sluicegate.service.models import ScreenBatch, ScreenQuery, ScreenResult, ScreenResults
+from sluicegate.service.models import (
+    OwnershipEdge,
+    PartyResolveRequest,
+    PartyResults,
+    ScreenBatch,
+    ScreenQuery,
+    ScreenResult,
+    ScreenResults,
+)
 from sluicegate.service.routers.common import AUTH, errors, example
 from sluicegate.service.store import Principal
 
@@ -51,6 +60,100 @@ def post_screen(
     if "error" in result:
         raise ApiError(422, result["error"]["message"], result["error"]["field"])
     return JSONResponse(result)
+
+
+@functools.lru_cache(maxsize=8)
+def _graph_with(version: str, edges: tuple[tuple[tuple[str, Any], ...], ...]) -> Any:
+    """The party graph of the active lists plus ownership links (built once per distinct set:
+    building one takes seconds)."""
+    from sluicegate.screening.loaders import LoadedList
+    from sluicegate.screening.ownership import PartyGraph
+    from sluicegate.screening.store import active_set, merge
+
+    del version  # part of the cache key: a new list version builds a new graph
+    extra = LoadedList(
+        "request", "ownership-json", [], None, ownership=[dict(edge) for edge in edges]
+    )
+    return PartyGraph(merge(active_set(), [extra], "active + request ownership"))
+
+
+def _resolve_all(
+    principal: Principal, references: list[str], ownership: list[OwnershipEdge] | None = None
+) -> dict[str, Any]:
+    """One result per reference, in order (a resolution or ``{"id", "error"}``), over the
+    active lists plus ``ownership`` links (as ``sluice parties resolve --ownership``)."""
+    from sluicegate.screening.ownership import PartyNotFound, get_graph
+    from sluicegate.screening.store import active_version
+
+    graph = get_graph()
+    if ownership:
+        edges = []
+        for e in ownership:
+            edge = e.model_dump(exclude_none=True)
+            for key in ("owner_headquarters", "owned_headquarters"):
+                if key in edge:
+                    edge[key] = edge[key].upper()
+            edges.append(tuple(sorted(edge.items())))
+        graph = _graph_with(active_version(), tuple(edges))
+    results: list[dict[str, Any]] = []
+    for reference in references:
+        try:
+            resolution = graph.resolve(reference)
+        except PartyNotFound as exc:
+            results.append({"id": reference, "error": {"field": "party", "message": str(exc)}})
+            continue
+        if principal.role == "exporter" and not (
+            {reference, resolution.party_id} & principal.consignees
+        ):
+            raise ApiError(
+                403, f"exporters see only their own consignees, not {reference!r}", "party"
+            )
+        results.append(resolution.model_dump(mode="json"))
+    return {"results": results}
+
+
+@router.get(
+    "/parties/resolve",
+    response_model=PartyResults,
+    responses=errors(*AUTH, 422),
+)
+def resolve_parties(
+    party: Annotated[
+        list[str],
+        Query(
+            min_length=1,
+            max_length=50,
+            description="party ids (e.g. ofac-sdn:306) or listed names; repeat for several",
+        ),
+    ],
+    principal: Principal = Depends(allow("parties")),
+) -> dict[str, Any]:
+    """Headquarters, ultimate parent and its headquarters, the ownership chain and the OFAC 50%
+    rule for each party (as ``sluice parties resolve``); a party not found gives
+    ``{"id", "error"}`` in its place. Exporters see only the consignees their key names."""
+    if any(not p.strip() or len(p) > 500 for p in party):
+        raise ApiError(422, "each party is 1 to 500 characters", "party")
+    return _resolve_all(principal, [p.strip() for p in party])
+
+
+@router.post(
+    "/parties/resolve",
+    response_model=PartyResults,
+    responses=errors(*AUTH, 413, 422),
+)
+def resolve_parties_with_ownership(
+    body: PartyResolveRequest, principal: Principal = Depends(allow("parties"))
+) -> dict[str, Any]:
+    """As ``GET /v1/parties/resolve``, with ownership links the lists do not hold (the rows of
+    ``sluice parties resolve --ownership``): they count towards the ultimate parent and the 50%
+    rule for this request only; nothing is stored."""
+    references = [p.strip() for p in body.parties]
+    if any(not p or len(p) > 500 for p in references):
+        raise ApiError(422, "each party is 1 to 500 characters", "parties")
+    for i, edge in enumerate(body.ownership):
+        if edge.owner.strip() == edge.owned.strip():
+            raise ApiError(422, f"{edge.owner!r} cannot own itself", f"ownership.{i}.owner")
+    return _resolve_all(principal, references, body.ownership)
 
 
 @router.get(

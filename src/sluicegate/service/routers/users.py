@@ -1,4 +1,5 @@
-"""API keys (admin) and the record of state-changing calls (auditor, admin)."""
+"""API keys (admin) and the record of state-changing calls (auditor, admin), read from the
+audit chain's ``api-call`` records."""
 
 from __future__ import annotations
 
@@ -48,5 +49,19 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     _p: Principal = Depends(allow("events")),
 ) -> Any:
-    """The latest state-changing calls: time, key name, role, method, path, status."""
-    return request.app.state.store.events(limit)
+    """The latest state-changing calls, newest first, from the audit chain's ``api-call``
+    records: time, key name, role, method, path, status, request id and chain position."""
+    rows = request.app.state.ledger.latest_records(["api-call"], limit=limit)
+    return [
+        {
+            "seq": row["seq"],
+            "time": row["recorded_at"],
+            "key_name": row["event"].get("key_name") or "-",
+            "role": row["event"].get("role") or "-",
+            "method": row["event"].get("method", ""),
+            "path": row["event"].get("path", ""),
+            "status": int(row["event"].get("status", 0)),
+            "request_id": row["event"].get("request_id"),
+        }
+        for row in rows
+    ]
