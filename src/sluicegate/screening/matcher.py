@@ -37,11 +37,13 @@ NGRAM_MAX_POSTINGS = 200  # trigrams in more words than this are too common to h
 PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
 RANKED_WORDS = 12  # words per name used to rank candidates (scoring uses all)
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
+MAX_TIED_CANDIDATES = 64  # ... plus those tied with the last of them, up to this many
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
 VERY_RARE_DF = 8  # ... plus any word this rare
 MAX_COMMON_PROPOSALS = 300  # a query of common words only proposes at most this many names
 MAX_WORD_PROPOSALS = 160  # one proposing word (with its near spellings) proposes at most this many
+MAX_EXPANSIONS = 8  # near spellings kept per query word, closest first
 MAX_EXACT_NAMES = 64  # names with exactly the query's words that are always scored
 CANDIDATE_MARGIN = 0.25  # ... or is within this of the best candidate's
 
@@ -262,7 +264,11 @@ class NameIndex:
             for other in self.skeletons.get(skeleton(token), ()):
                 if other not in out:
                     out[other] = (0.9, "skeleton")
-        result = sorted(((t, s, h) for t, (s, h) in out.items()), key=lambda x: -x[1])[:8]
+        # closest first; equal similarities in word order, so the result never depends on
+        # the iteration order of a set (string hashes differ from process to process)
+        result = sorted(((t, s, h) for t, (s, h) in out.items()), key=lambda x: (-x[1], x[0]))[
+            :MAX_EXPANSIONS
+        ]
         if len(self._expansions) > 500_000:
             self._expansions.clear()
         self._expansions[key] = result
@@ -271,6 +277,11 @@ class NameIndex:
     def prepare(self, norm: NormalisedName) -> Query:
         """Query tokens with weights; syllables of Han/Hangul names merged where the merged
         syllables are a listed token (``hua wei`` -> ``huawei``)."""
+        tokens, merged_from = self.query_tokens(norm)
+        return self.build_query(norm, tokens, merged_from)
+
+    def query_tokens(self, norm: NormalisedName) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+        """The query's words after joining Han/Hangul syllables that form a listed word."""
         tokens = list(norm.tokens)
         merged_from: dict[str, tuple[str, ...]] = {}
         if norm.syllabic and len(tokens) > 1:
@@ -289,6 +300,11 @@ class NameIndex:
                     out.append(tokens[i])
                     i += 1
             tokens = out
+        return tokens, merged_from
+
+    def build_query(
+        self, norm: NormalisedName, tokens: list[str], merged_from: dict[str, tuple[str, ...]]
+    ) -> Query:
         weights = []
         for token in tokens:
             expansions = self.expand(token, norm.abjad)
@@ -363,11 +379,14 @@ class NameIndex:
         covered = (sims[self._name_words[ids]] * self._name_word_weights[ids]).sum(axis=1)
         sims[touched] = 0.0
         scores = covered / np.maximum(self._name_totals[ids], qw)
-        if len(ids) > CANDIDATES_SCORED:
-            top = np.argpartition(-scores, CANDIDATES_SCORED)[:CANDIDATES_SCORED]
-        else:
-            top = np.arange(len(ids))
-        order = top[np.argsort(-scores[top], kind="stable")]
+        # best first, equal scores by name id (deterministic, and the batch path's order); the
+        # best CANDIDATES_SCORED, and every name tied with the last of them (the same name on
+        # several lists), at most MAX_TIED_CANDIDATES
+        order = np.lexsort((ids, -scores))
+        if len(order) > CANDIDATES_SCORED:
+            cut = scores[order[CANDIDATES_SCORED - 1]]
+            tied = int(np.count_nonzero(scores[order[CANDIDATES_SCORED:]] == cut))
+            order = order[: min(CANDIDATES_SCORED + tied, MAX_TIED_CANDIDATES)]
         best_score = float(scores[order[0]])
         floor = max(CANDIDATE_FLOOR, best_score - CANDIDATE_MARGIN)
         chosen = [int(ids[i]) for i in order if scores[i] >= floor]
@@ -428,8 +447,14 @@ def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
     return (sim, how) if sim >= limit else (0.0, "")
 
 
-def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) -> NameScore:
-    """Similarity in [0, 1] between a prepared query and one listed name, with its parts."""
+def score_name(
+    query: Query,
+    name: IndexedName,
+    index: NameIndex | None = None,
+    memo: dict[tuple[str, str], tuple[float, str]] | None = None,
+) -> NameScore:
+    """Similarity in [0, 1] between a prepared query and one listed name, with its parts.
+    ``memo`` holds word-pair similarities already computed (default: the query's own)."""
     string_sim = max(
         jaro_winkler(query.joined, name.joined),
         jaro_winkler(query.sorted_joined, name.sorted_joined),
@@ -468,7 +493,8 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
         exact_pairs = [TokenPair(t, t, 1.0, "exact") for t in qt]
         return NameScore(1.0, 1.0, 1.0, 1.0, string_sim, exact_pairs, [], [], None)
     abjad = query.norm.abjad
-    memo = query.memo
+    if memo is None:
+        memo = query.memo
     candidates: list[tuple[float, int, int, str]] = []
     for i, a in enumerate(qt):
         for j, b in enumerate(nt):

@@ -17,6 +17,7 @@ import os
 import threading
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -116,6 +117,21 @@ class ScreenResult(BaseModel):
             "matches": [m.model_dump() for m in self.matches],
             "decision": self.decision,
         }
+
+
+@dataclass(slots=True)
+class Judged:
+    """One entity's best name after the evidence: what decides whether it is reported."""
+
+    position: int
+    name_id: int
+    score: float
+    rounded: float  # the reported score (4 decimals); bands and order use this
+    band: ScreeningDecision
+    decision: ScreeningDecision
+    adjust: float
+    evidence: dict[str, Any]
+    floor_rule: str | None
 
 
 class QueryError(ValueError):
@@ -218,22 +234,42 @@ class Screener:
         by_entity: dict[int, list[tuple[int, NameScore]]] = {}
         for name_id, score in found:
             by_entity.setdefault(self.index.names[name_id].entity, []).append((name_id, score))
-        matches: list[Match] = []
-        for position, scored in by_entity.items():
-            scored.sort(key=lambda item: -item[1].score)
-            best_id, best = scored[0]
-            if best.score + ADDRESS_AGREES + COUNTRY_AGREES < bands.review:
-                continue  # no evidence could lift it into a band
-            match = self._match(position, best_id, best, scored, norm, country, address, bands)
-            if match.score >= bands.review:
-                matches.append(match)
-        matches.sort(key=lambda m: (-m.score, -DECISION_ORDER[m.decision], m.entity_id))
-        matches = matches[:MAX_MATCHES]
+        reported = self._report(by_entity, country, address, bands)
+        matches = [
+            Match(**self._match_fields(judged, scored[0][1], scored, norm))
+            for judged, scored in reported
+        ]
         decision: ScreeningDecision = "clear"
         for match in matches:
             if DECISION_ORDER[match.decision] > DECISION_ORDER[decision]:
                 decision = match.decision
         return ScreenResult(id=query_id, decision=decision, matches=matches)
+
+    def _report(
+        self,
+        by_entity: dict[int, list[tuple[int, NameScore]]],
+        country: str | None,
+        address: str | None,
+        bands: Bands,
+    ) -> list[tuple[Judged, list[tuple[int, NameScore]]]]:
+        """The entities to report (at most MAX_MATCHES, best first) with their scored names."""
+        judged: list[tuple[Judged, list[tuple[int, NameScore]]]] = []
+        for position, scored in by_entity.items():
+            scored.sort(key=lambda item: -item[1].score)
+            best_id, best = scored[0]
+            if best.score + ADDRESS_AGREES + COUNTRY_AGREES < bands.review:
+                continue  # no evidence could lift it into a band
+            verdict = self._judge(position, best_id, best, country, address, bands)
+            if verdict.rounded >= bands.review:
+                judged.append((verdict, scored))
+        judged.sort(
+            key=lambda item: (
+                -item[0].rounded,
+                -DECISION_ORDER[item[0].decision],
+                self.entities[item[0].position].id,
+            )
+        )
+        return judged[:MAX_MATCHES]
 
     def rank(self, name: str, country: str | None = None) -> list[tuple[str, float]]:
         """(entity id, name score) best first, without explanations: the evaluation's path."""
@@ -246,17 +282,18 @@ class Screener:
         ranked = sorted(best.items(), key=lambda item: -item[1])
         return [(self.entities[position].id, score) for position, score in ranked]
 
-    def _match(
+    def _judge(
         self,
         position: int,
         name_id: int,
         best: NameScore,
-        scored: list[tuple[int, NameScore]],
-        norm: Any,
         country: str | None,
         address: str | None,
         bands: Bands,
-    ) -> Match:
+    ) -> Judged:
+        """The final score, band and decision of one entity's best name, with the evidence
+        (country, address) that moved it. No explanation yet: that is built only for the
+        matches reported (``_match_fields``)."""
         entity = self.entities[position]
         info = list_info(entity.list)
         indexed = self.index.names[name_id]
@@ -309,6 +346,22 @@ class Screener:
             decision = info.decision_cap
         if weak and decision == "block":
             decision = "review"  # OFAC: weak aliases are for review, not blocking on their own
+        return Judged(
+            position, name_id, score, round(score, 4), band, decision, adjust, evidence, floor_rule
+        )
+
+    def _match_fields(
+        self,
+        judged: Judged,
+        best: NameScore,
+        scored: list[tuple[int, NameScore]],
+        norm: Any,
+    ) -> dict[str, Any]:
+        """A reported match, explained: the fields of :class:`Match`, in its order."""
+        entity = self.entities[judged.position]
+        info = list_info(entity.list)
+        indexed = self.index.names[judged.name_id]
+        weak = indexed.kind.startswith("weak")
         explanation = best.explain()
         explanation["query"] = {"tokens": list(norm.tokens), "legal_forms": list(norm.legal_forms)}
         explanation["matched"] = {
@@ -317,12 +370,12 @@ class Screener:
             "tokens": list(indexed.tokens),
             "legal_forms": list(indexed.legal_forms),
         }
-        explanation["evidence"] = evidence
-        explanation["components"]["evidence_adjustment"] = round(adjust, 4)
-        explanation["components"]["final_score"] = round(score, 4)
-        if floor_rule:
-            explanation["floor_rule"] = floor_rule
-        if decision != band:
+        explanation["evidence"] = judged.evidence
+        explanation["components"]["evidence_adjustment"] = round(judged.adjust, 4)
+        explanation["components"]["final_score"] = judged.rounded
+        if judged.floor_rule:
+            explanation["floor_rule"] = judged.floor_rule
+        if judged.decision != judged.band:
             explanation["decision_cap"] = (
                 f"{info.title}: a hit can require at most '{info.decision_cap}'"
                 if not weak
@@ -336,25 +389,39 @@ class Screener:
             }
             for other_id, other in scored[1:6]
         ]
-        return Match(
-            list=entity.list,
-            entity_id=entity.id,
-            name=entity.name,
-            matched_name=indexed.text,
-            score=round(score, 4),
-            matched_name_kind=indexed.kind,
-            band=band,
-            decision=decision,
-            list_title=info.title,
-            program=entity.program,
-            entity_type=entity.type,
-            countries=entity.countries,
-            effect=info.effect,
-            review_policy=review_policy_for(entity),
-            citation=info.citation,
-            explanation=explanation,
-            alias_scores=alias_scores,
-        )
+        return {
+            "list": entity.list,
+            "entity_id": entity.id,
+            "name": entity.name,
+            "matched_name": indexed.text,
+            "score": judged.rounded,
+            "matched_name_kind": indexed.kind,
+            "band": judged.band,
+            "decision": judged.decision,
+            "list_title": info.title,
+            "program": list(entity.program),
+            "entity_type": entity.type,
+            "countries": list(entity.countries),
+            "effect": info.effect,
+            "review_policy": review_policy_for(entity),
+            "citation": info.citation,
+            "explanation": explanation,
+            "alias_scores": alias_scores,
+        }
+
+    def _match(
+        self,
+        position: int,
+        name_id: int,
+        best: NameScore,
+        scored: list[tuple[int, NameScore]],
+        norm: Any,
+        country: str | None,
+        address: str | None,
+        bands: Bands,
+    ) -> Match:
+        judged = self._judge(position, name_id, best, country, address, bands)
+        return Match(**self._match_fields(judged, best, scored, norm))
 
     def screen_record(self, record: Any, *, bands: Bands | None = None) -> dict[str, Any]:
         """One contract §3 query in, exactly one result dict out (or its error)."""
