@@ -132,6 +132,19 @@ def _trigrams(token: str) -> set[str]:
     return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
+def coverage(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the sum of similarity x weight over a name's words, added left to right
+    (``np.cumsum``, not numpy's pairwise ``sum``): trailing blank words (0) then change nothing,
+    so the batch path may leave them out and get the same floats."""
+    out: np.ndarray = np.cumsum(similarities * weights, axis=1)[:, -1]
+    return out
+
+
+def trigram_need(grams: set[str]) -> int:
+    """How many of a word's trigrams another word must share to be looked at."""
+    return max(2, int(NGRAM_MIN_SHARE * len(grams)))
+
+
 def _deletes(token: str) -> set[str]:
     return {token[:i] + token[i + 1 :] for i in range(len(token))}
 
@@ -232,18 +245,10 @@ class NameIndex:
         out: dict[str, tuple[float, str]] = {}
         if token in self.df:
             out[token] = (1.0, "exact")
-        if len(token) >= 4:
-            near: set[str] = set(self.deletes.get(token, ()))
-            for variant in _deletes(token):
-                if variant in self.df:
-                    near.add(variant)
-                near.update(self.deletes.get(variant, ()))
-            near.update(self.phonetic.get(metaphone(token), ()))
-            for other in near:
-                if other not in out:
-                    sim = token_similarity(token, other)
-                    if sim >= TOKEN_MIN_SIMILARITY:
-                        out[other] = (sim, "jaro-winkler+levenshtein")
+        for other in self.near_words(token):
+            sim = token_similarity(token, other)
+            if sim >= TOKEN_MIN_SIMILARITY:
+                out[other] = (sim, "jaro-winkler+levenshtein")
         if not out and len(token) >= NGRAM_MIN_WORD:
             # nothing within one edit or sharing a sound: words sharing most character
             # trigrams (two or more edits apart: alexandros / alexander)
@@ -254,12 +259,33 @@ class NameIndex:
                 if postings and len(postings) <= NGRAM_MAX_POSTINGS:
                     for other in postings:
                         shared[other] = shared.get(other, 0) + 1
-            need = max(2, int(NGRAM_MIN_SHARE * len(grams)))
+            need = trigram_need(grams)
             for other, count in shared.items():
                 if count >= need:
                     sim = token_similarity(token, other)
                     if sim >= TOKEN_MIN_SIMILARITY:
                         out[other] = (sim, "trigrams+jaro-winkler")
+        return self.finish_expansion(token, abjad, out)
+
+    def near_words(self, token: str) -> set[str]:
+        """Listed words one edit (deletion, insertion, substitution, transposition) from
+        ``token`` or sharing its metaphone key; not ``token`` itself. Empty under 4 letters."""
+        if len(token) < 4:
+            return set()
+        near: set[str] = set(self.deletes.get(token, ()))
+        for variant in _deletes(token):
+            if variant in self.df:
+                near.add(variant)
+            near.update(self.deletes.get(variant, ()))
+        near.update(self.phonetic.get(metaphone(token), ()))
+        near.discard(token)
+        return near
+
+    def finish_expansion(
+        self, token: str, abjad: bool, out: dict[str, tuple[float, str]]
+    ) -> list[tuple[str, float, str]]:
+        """Add consonant-skeleton matches (abjad queries), keep the closest MAX_EXPANSIONS and
+        cache them."""
         if abjad and len(token) >= 2:
             for other in self.skeletons.get(skeleton(token), ()):
                 if other not in out:
@@ -271,7 +297,7 @@ class NameIndex:
         ]
         if len(self._expansions) > 500_000:
             self._expansions.clear()
-        self._expansions[key] = result
+        self._expansions[(token, abjad)] = result
         return result
 
     def prepare(self, norm: NormalisedName) -> Query:
@@ -376,7 +402,7 @@ class NameIndex:
         touched = [vocab_id[token] for token in near]
         sims[touched] = list(near.values())
         ids = np.fromiter(proposals, dtype=np.int32, count=len(proposals))
-        covered = (sims[self._name_words[ids]] * self._name_word_weights[ids]).sum(axis=1)
+        covered = coverage(sims[self._name_words[ids]], self._name_word_weights[ids])
         sims[touched] = 0.0
         scores = covered / np.maximum(self._name_totals[ids], qw)
         # best first, equal scores by name id (deterministic, and the batch path's order); the
@@ -425,7 +451,11 @@ def _phonetic(token: str) -> str:
     return metaphone(token)
 
 
-def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
+def _token_similarity(
+    a: str, b: str, abjad: bool, similarity: float | None = None
+) -> tuple[float, str]:
+    """Similarity of a query word and a listed word, and how it was found. ``similarity`` is
+    ``token_similarity(a, b)`` when the caller computed it already (the batch path)."""
     if a == b:
         return 1.0, "exact"
     if min(len(a), len(b)) <= 3:
@@ -435,7 +465,7 @@ def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
         if abjad and len(a) >= 2 and skeleton(a) == skeleton(b):
             return 0.85, "skeleton"
         return 0.0, ""
-    sim = token_similarity(a, b)
+    sim = token_similarity(a, b) if similarity is None else similarity
     how = "jaro-winkler+levenshtein"
     if sim < TOKEN_MIN_SIMILARITY and min(len(a), len(b)) >= 5 and _phonetic(a) == _phonetic(b):
         sim, how = PHONETIC_SIMILARITY, "phonetic"  # aleksandr / alexander

@@ -1,0 +1,168 @@
+"""The batch path (``batch``, ``Screener.screen_batch``) gives exactly the one-query path's
+results: same matches, scores, explanations and decisions, on thousands of varied queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sluicegate.screening.evaluation import build_negatives, build_positives
+from sluicegate.screening.normalize import analyse
+from sluicegate.screening.screener import Bands, Screener
+
+SPECIAL = [
+    "Mahan Air",
+    "MAHAN AIRLINES",
+    "mahan",
+    "BNC",
+    "ABC",
+    "a b c",
+    "Huawei Technologies Co., Ltd.",
+    "华为技术有限公司",
+    "hua wei",
+    "习近平",
+    "Владимир Путин",
+    "Александр Петров",
+    "محمد علي",
+    "أحمد حسن",
+    "משה",
+    "דוד",
+    "김정은",
+    "International Trading Group",
+    "Trading Company Limited",
+    "China National Electronics Import & Export Corporation",
+    "Rosoboronexport",
+    "Rosoboronexpert",
+    "Sukhoi Company JSC",
+    "SUKHOY",
+    "The Tesla Company",
+    "Tesalia",
+    "x",
+    "Al",
+    "Bank",
+    "Shanghai Yitu Network Technology",
+    "Hangzhou Hikvision Digital Technology",
+    "Mohammed Ali Hassan Al-Ahmad",
+    "Islamic Revolutionary Guard Corps Qods Force",
+    "Ziyad Ramatan Lulah",
+    "aleksandr ivanovich petrov",
+    "0123456789",
+    "Beijing 北京 Aerospace",
+]
+
+
+def _queries(screener: Screener, shared: Path | None) -> list[str]:
+    positives = [q.text for q in build_positives(screener, 1600, seed=5)]
+    epoch = shared / "epoch-ai" if shared else None
+    negatives, _report = build_negatives(screener, epoch, 600, seed=3)
+    return list(dict.fromkeys([*SPECIAL, *positives, *(q.text for q in negatives)]))
+
+
+@pytest.fixture(scope="module")
+def queries(bundle_screener: Screener) -> list[str]:
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data"
+    return _queries(bundle_screener, shared if shared.exists() else None)
+
+
+def _cold(screener: Screener) -> None:
+    """Forget every cached word expansion and comparison, so that each path computes its own."""
+    analyse.cache_clear()
+    screener.index._expansions.clear()
+    screener.batch_index._memo = {False: {}, True: {}}
+
+
+def test_batch_screen_equals_one_by_one(bundle_screener: Screener, queries: list[str]) -> None:
+    _cold(bundle_screener)
+    batch = bundle_screener.screen_batch(queries, ids=list(range(len(queries))))
+    _cold(bundle_screener)
+    single = [
+        bundle_screener.screen(name, query_id=i).to_contract() for i, name in enumerate(queries)
+    ]
+    assert len(batch) == len(single) == len(queries)
+    differ = [
+        queries[i]
+        for i, (a, b) in enumerate(zip(batch, single, strict=True))
+        if json.dumps(a, ensure_ascii=False) != json.dumps(b, ensure_ascii=False)
+    ]
+    assert not differ, differ[:5]
+    # the set is not trivial: blocks, reviews and clears, several lists, several scripts
+    decisions = {r["decision"] for r in batch}
+    assert decisions == {"block", "review", "clear"}
+    assert sum(1 for r in batch if r["matches"]) > len(queries) // 2
+
+
+def test_batch_word_expansions_equal_one_by_one(
+    bundle_screener: Screener, queries: list[str]
+) -> None:
+    _cold(bundle_screener)
+    index = bundle_screener.index
+    keys = list(dict.fromkeys((t, analyse(q).abjad) for q in queries for t in analyse(q).tokens))
+    bundle_screener.batch_index.expand_many(keys)
+    batch = {key: index._expansions[key] for key in keys}
+    assert any(how == "trigrams+jaro-winkler" for exp in batch.values() for _t, _s, how in exp)
+    assert any(how == "skeleton" for exp in batch.values() for _t, _s, how in exp)
+    index._expansions.clear()
+    single = {key: index.expand(*key) for key in keys}
+    assert batch == single
+
+
+def test_batch_rank_equals_one_by_one(bundle_screener: Screener, queries: list[str]) -> None:
+    _cold(bundle_screener)
+    batch = bundle_screener.rank_batch(queries)
+    _cold(bundle_screener)
+    assert batch == [bundle_screener.rank(name) for name in queries]
+
+
+def test_batch_with_countries_addresses_and_bands(bundle_screener: Screener) -> None:
+    names = ["Mahan Air", "Mahan Air", "Huawei Technologies", "Rosoboronexport", "Acme"]
+    countries = ["IR", "FR", "CN", None, "US"]
+    addresses = [None, "Tehran, Iran", None, "Moscow", None]
+    bands = Bands(block=0.95, review=0.6)
+    batch = bundle_screener.screen_batch(
+        names, countries, addresses, bands=bands, ids=list("abcde")
+    )
+    single = [
+        bundle_screener.screen(n, c, a, bands=bands, query_id=i).to_contract()
+        for n, c, a, i in zip(names, countries, addresses, "abcde", strict=True)
+    ]
+    assert batch == single
+    assert batch[1]["matches"][0]["explanation"]["evidence"]["country"]["adjustment"] < 0
+
+
+def test_screen_many_keeps_order_and_errors(bundle_screener: Screener) -> None:
+    records = [
+        {"id": 1, "name": "Mahan Air", "country": "IR"},
+        {"id": 2, "name": ""},
+        "junk",
+        {"id": 4, "name": "Huawei", "address": "Shenzhen"},
+        {"id": 5, "name": "Acme Widgets"},
+    ]
+    results = bundle_screener.screen_many(records)
+    assert [r.get("id") for r in results] == [1, 2, None, 4, 5]
+    assert results[1]["error"]["field"] == "name" and results[2]["error"]["field"] == "record"
+    assert results[0] == bundle_screener.screen_record(records[0])
+    assert results[3] == bundle_screener.screen_record(records[3])
+    assert results[4] == {"id": 5, "matches": [], "decision": "clear"}
+
+
+def test_batch_candidates_and_scores_equal_one_by_one(
+    bundle_screener: Screener, queries: list[str]
+) -> None:
+    """Stricter than the results: the same candidate names, in the same order, with the same
+    score floats, before any band or cut hides a difference."""
+    _cold(bundle_screener)
+    index = bundle_screener.index
+    batch_index = bundle_screener.batch_index
+    prepared = batch_index.prepare_many([analyse(q) for q in queries])
+    candidates = batch_index.candidates_many(prepared)
+    found = batch_index.search_many(prepared)
+    _cold(bundle_screener)
+    single = [index.prepare(analyse(q)) for q in queries]
+    assert [(q.tokens, q.weights) for q in prepared] == [(q.tokens, q.weights) for q in single]
+    assert candidates == [index.candidates(q) for q in single]
+    assert sum(len(c) for c in candidates) > 2 * len(queries)
+    assert [[(i, s.score, s.explain()) for i, s in f] for f in found] == [
+        [(i, s.score, s.explain()) for i, s in index.search(q)] for q in single
+    ]
