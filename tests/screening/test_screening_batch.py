@@ -68,9 +68,8 @@ def queries(bundle_screener: Screener) -> list[str]:
 
 def _cold(screener: Screener) -> None:
     """Forget every cached word expansion and comparison, so that each path computes its own."""
-    analyse.cache_clear()
-    screener.index._expansions.clear()
-    screener.batch_index._memo = {False: {}, True: {}}
+    assert screener.batch_index is not None  # built, so that its caches are cleared too
+    screener.clear_caches()
 
 
 def test_batch_screen_equals_one_by_one(bundle_screener: Screener, queries: list[str]) -> None:

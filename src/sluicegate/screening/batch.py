@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -32,19 +33,26 @@ from sluicegate.screening.matcher import (
     CANDIDATE_FLOOR,
     CANDIDATE_MARGIN,
     CANDIDATES_SCORED,
+    COMMON_CAP,
+    JOINED_SIMILARITY,
     MAX_COMMON_PROPOSALS,
     MAX_EXACT_NAMES,
     MAX_TIED_CANDIDATES,
     MAX_WORD_PROPOSALS,
     NGRAM_MAX_POSTINGS,
     NGRAM_MIN_WORD,
+    PHONETIC_MIN_CHARS,
+    PHONETIC_SIMILARITY,
     PROPOSING_WORDS,
+    SHORT_NAME_CHARS,
+    SHORT_TOKEN_CHARS,
+    SHORT_TOKEN_MIN_SIMILARITY,
     TOKEN_MIN_SIMILARITY,
     VERY_RARE_DF,
     NameIndex,
     NameScore,
     Query,
-    _token_similarity,
+    _phonetic,
     _trigrams,
     coverage,
     score_name,
@@ -87,6 +95,19 @@ def pair_similarity(left: Sequence[str], right: Sequence[str], workers: int = 1)
     return out
 
 
+class Plan(NamedTuple):
+    """A query word's part in candidate search (``BatchIndex._plan``)."""
+
+    df: int  # names holding its closest spelling
+    proposes: list[int] | None  # words whose postings it gathers; None: no near spelling
+    near_words: list[int]  # its near spellings (vocabulary ids) ...
+    near_sims: list[float]  # ... and their similarities
+
+
+def _rarity(plan: Plan) -> int:
+    return plan.df
+
+
 class BatchIndex:
     """CSR arrays over a :class:`NameIndex` for searching many queries at once."""
 
@@ -122,6 +143,30 @@ class BatchIndex:
         self.narrow_words = np.ascontiguousarray(index._name_words[:, :NARROW])
         self.narrow_weights = np.ascontiguousarray(index._name_word_weights[:, :NARROW])
         self._memo: dict[bool, dict[tuple[str, str], tuple[float, str]]] = {False: {}, True: {}}
+        # every name's words (all of them, not only the ranked ones) as CSR, with weights
+        name_lengths = [len(n.tokens) for n in index.names]
+        self.name_ptr = np.zeros(len(index.names) + 1, dtype=np.int64)
+        np.cumsum(name_lengths, out=self.name_ptr[1:])
+        self.name_words = np.array(
+            [index.vocab_id[t] for n in index.names for t in n.tokens], dtype=np.int64
+        )
+        self.name_weights = np.array([w for n in index.names for w in n.weights], np.float64)
+        # per vocabulary word: length, first character, metaphone key id, rare or not
+        self.word_len = np.array([len(t) for t in self.vocab], dtype=np.int64)
+        self.word_first = np.array([ord(t[0]) for t in self.vocab], dtype=np.int64)
+        self.key_id: dict[str, int] = {key: i for i, key in enumerate(index.phonetic)}
+        self.word_key = np.full(blank, -1, dtype=np.int64)
+        for key, words in index.phonetic.items():
+            for word in words:
+                self.word_key[index.vocab_id[word]] = self.key_id[key]
+        self.word_rare = np.array([index.df[t] <= index.common_df for t in self.vocab], dtype=bool)
+        self._extra: list[str] = []
+        self._plans: dict[tuple[str, bool], Plan] = {}
+
+    def clear_caches(self) -> None:
+        """Forget word plans and word-pair similarities (a cold start, for measurements)."""
+        self._memo = {False: {}, True: {}}
+        self._plans = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -214,11 +259,10 @@ class BatchIndex:
     def candidates_many(self, queries: Sequence[Query]) -> list[list[int]]:
         """``NameIndex.candidates`` of every query."""
         index = self.index
-        cache = index._expansions
-        df_get = index.df.get
         postings = index.postings
-        vocab_id = index.vocab_id
         common_df = index.common_df
+        if len(self._plans) > MEMO_LIMIT:
+            self._plans = {}
         gather_q: list[int] = []
         gather_word: list[int] = []
         extra_q: list[int] = []
@@ -226,30 +270,25 @@ class BatchIndex:
         near_q: list[int] = []
         near_word: list[int] = []
         near_sim: list[float] = []
+        plans = self._plans
         for qi, query in enumerate(queries):
             abjad = query.norm.abjad
-            expansions = [cache.get((t, abjad)) or index.expand(t, abjad) for t in query.tokens]
-            near: dict[str, float] = {}
-            for exp in expansions:
-                for token, sim, _how in exp:
-                    if sim > near.get(token, 0.0):
-                        near[token] = sim
             rare_found = False
-            by_rarity = sorted((exp for exp in expansions if exp), key=lambda e: df_get(e[0][0], 0))
-            for rank, exp in enumerate(by_rarity):
-                df = df_get(exp[0][0], 0)
+            mine = [plans.get((t, abjad)) or self._plan(t, abjad) for t in query.tokens]
+            # the rarest words propose (see NameIndex.candidates), each with its near spellings
+            by_rarity = sorted((p for p in mine if p.proposes is not None), key=_rarity)
+            for rank, plan in enumerate(by_rarity):
+                df = plan.df
                 if df > common_df or (rank >= PROPOSING_WORDS and df > VERY_RARE_DF):
                     continue
                 rare_found = True
-                proposed = 0
-                for token, _sim, _how in exp:
-                    found = postings.get(token)
-                    if found and len(found) <= common_df:
-                        gather_q.append(qi)
-                        gather_word.append(vocab_id[token])
-                        proposed += len(found)
-                        if proposed >= MAX_WORD_PROPOSALS:
-                            break
+                proposes = plan.proposes or []
+                gather_q.extend([qi] * len(proposes))
+                gather_word.extend(proposes)
+            for plan in mine:
+                near_q.extend([qi] * len(plan.near_words))
+                near_word.extend(plan.near_words)
+                near_sim.extend(plan.near_sims)
             extra: list[int] = []
             if not rare_found:
                 exact = sorted(
@@ -267,9 +306,6 @@ class BatchIndex:
             if extra:
                 extra_q.extend([qi] * len(extra))
                 extra_ids.extend(extra)
-            near_q.extend([qi] * len(near))
-            near_word.extend(vocab_id[t] for t in near)
-            near_sim.extend(near.values())
         chosen = self._rank(
             queries, gather_q, gather_word, extra_q, extra_ids, near_q, near_word, near_sim
         )
@@ -287,6 +323,34 @@ class BatchIndex:
                             ids.append(name_id)
                             seen.add(name_id)
         return chosen
+
+    def _plan(self, token: str, abjad: bool) -> Plan:
+        """What one query word contributes to candidate search (from its near spellings):
+        the posting lists it gathers when it proposes (closest spellings first, until
+        MAX_WORD_PROPOSALS names; too common spellings skipped) and its word similarities."""
+        index = self.index
+        expansion = index._expansions.get((token, abjad)) or index.expand(token, abjad)
+        proposes: list[int] | None = None
+        df = 0
+        if expansion:
+            df = index.df.get(expansion[0][0], 0)
+            proposes = []
+            proposed = 0
+            for word, _sim, _how in expansion:
+                found = index.postings.get(word)
+                if found and len(found) <= index.common_df:
+                    proposes.append(index.vocab_id[word])
+                    proposed += len(found)
+                    if proposed >= MAX_WORD_PROPOSALS:
+                        break
+        plan = Plan(
+            df,
+            proposes,
+            [index.vocab_id[word] for word, _s, _h in expansion],
+            [sim for _w, sim, _h in expansion],
+        )
+        self._plans[(token, abjad)] = plan
+        return plan
 
     def _rank(
         self,
@@ -334,7 +398,7 @@ class BatchIndex:
                 continue
             na, nb = int(near_bounds[c]), int(near_bounds[c + 1])
             slots = (nq[na:nb] - c0) * width + nw[na:nb]
-            table[slots] = ns[na:nb]
+            np.maximum.at(table, slots, ns[na:nb])  # a word near two query words: the closer
             names = pn[a:b]
             rows = pq[a:b] - c0
             narrow = self.narrow[names]
@@ -370,49 +434,239 @@ class BatchIndex:
 
     # ------------------------------------------------------------------ scoring
 
-    def search_many(self, queries: Sequence[Query]) -> list[list[tuple[int, NameScore]]]:
-        """``NameIndex.search`` of every query: (name id, score) of the candidates scoring > 0."""
-        index = self.index
+    def search_many(self, queries: Sequence[Query]) -> list[list[tuple[int, LazyScore]]]:
+        """``NameIndex.search`` of every query: (name id, score) of the candidates scoring > 0,
+        in candidate order. Scores are computed for all candidates at once (``_score_all``);
+        a score's explanation (``NameScore``) is computed only when asked for."""
         chosen = self.candidates_many(queries)
         for flag, memo in self._memo.items():
             if len(memo) > MEMO_LIMIT:
                 self._memo[flag] = {}
-        missing: dict[bool, dict[tuple[str, str], None]] = {False: {}, True: {}}
-        for query, ids in zip(queries, chosen, strict=True):
-            abjad = query.norm.abjad
-            memo = self._memo[abjad]
-            wanted = missing[abjad]
-            for name_id in ids:
-                for b in index.names[name_id].tokens:
-                    for a in query.tokens:
-                        if (a, b) not in memo:
-                            wanted[(a, b)] = None
-        for abjad, wanted in missing.items():
-            self._compare_words(list(wanted), abjad)
-        out: list[list[tuple[int, NameScore]]] = []
-        for query, ids in zip(queries, chosen, strict=True):
-            memo = self._memo[query.norm.abjad]
-            found = []
-            for name_id in ids:
-                score = score_name(query, index.names[name_id], index, memo)
-                if score.score > 0:
-                    found.append((name_id, score))
-            out.append(found)
+        flat_q: list[int] = []
+        flat_name: list[int] = []
+        for qi, ids in enumerate(chosen):
+            flat_q.extend([qi] * len(ids))
+            flat_name.extend(ids)
+        scores = self._score_all(queries, flat_q, flat_name)
+        out: list[list[tuple[int, LazyScore]]] = [[] for _ in queries]
+        for qi, name_id, score in zip(flat_q, flat_name, scores, strict=True):
+            if score > 0:
+                out[qi].append((name_id, LazyScore(score, self, queries[qi], name_id)))
         return out
 
-    def _compare_words(self, pairs: list[tuple[str, str]], abjad: bool) -> None:
-        """``matcher._token_similarity`` of every (query word, listed word) pair, into the memo;
-        the string similarities of words longer than 3 letters in one cpdist call."""
-        memo = self._memo[abjad]
-        long_pairs = [(a, b) for a, b in pairs if a != b and len(a) > 3 and len(b) > 3]
-        sims = pair_similarity(
-            [a for a, _b in long_pairs], [b for _a, b in long_pairs], self.workers
-        ).tolist()
-        for (a, b), sim in zip(long_pairs, sims, strict=True):
-            memo[(a, b)] = _token_similarity(a, b, abjad, sim)
-        for a, b in pairs:
-            if (a, b) not in memo:
-                memo[(a, b)] = _token_similarity(a, b, abjad)
+    def explain(self, query: Query, name_id: int) -> NameScore:
+        """The full ``score_name`` of one pair (words aligned, rules named)."""
+        return score_name(
+            query, self.index.names[name_id], self.index, self._memo[query.norm.abjad]
+        )
+
+    def _score_all(
+        self, queries: Sequence[Query], flat_q: list[int], flat_name: list[int]
+    ) -> list[float]:
+        """``score_name(...).score`` of every (query, name) pair, vectorised: word pairs
+        compared in one cpdist call, the greedy one-to-one alignment done round by round over
+        all pairs at once (each round takes every pair's best remaining word pair, so the
+        weighted sums are added in the reference's order), then the same formula and rules.
+        Pairs the vectorised form does not cover (short names, Arabic/Hebrew queries, names
+        with exactly the query's words) go through ``score_name`` itself."""
+        index = self.index
+        names = index.names
+        out = [0.0] * len(flat_q)
+        general: list[int] = []
+        for k, (qi, name_id) in enumerate(zip(flat_q, flat_name, strict=True)):
+            query = queries[qi]
+            name = names[name_id]
+            if (
+                query.norm.abjad
+                or len(query.joined) <= SHORT_NAME_CHARS
+                or len(name.joined) <= SHORT_NAME_CHARS
+                or query.sorted_joined == name.sorted_joined
+            ):
+                out[k] = self.explain(query, name_id).score
+            else:
+                general.append(k)
+        if not general:
+            return out
+        cq = np.asarray([flat_q[k] for k in general], dtype=np.int64)
+        cn = np.asarray([flat_name[k] for k in general], dtype=np.int64)
+        scores = self._score_general(queries, cq, cn)
+        for k, score in zip(general, scores.tolist(), strict=True):
+            out[k] = score
+        return out
+
+    def _query_words(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR of the queries' words: (offsets, word ids, weights). Listed words keep their
+        vocabulary id; others get ids after the vocabulary (``self._extra``, per batch)."""
+        vocab_id = self.index.vocab_id
+        extra: dict[str, int] = {}
+        size = len(self.vocab)
+        ids: list[int] = []
+        weights: list[float] = []
+        lengths: list[int] = []
+        for query in queries:
+            lengths.append(len(query.tokens))
+            weights.extend(query.weights)
+            for token in query.tokens:
+                found = vocab_id.get(token)
+                if found is None:
+                    found = extra.get(token)
+                    if found is None:
+                        found = extra[token] = size + len(extra)
+                ids.append(found)
+        self._extra = list(extra)
+        ptr = np.zeros(len(queries) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        return ptr, np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
+
+    def _word(self, word_id: int) -> str:
+        size = len(self.vocab)
+        return self.vocab[word_id] if word_id < size else self._extra[word_id - size]
+
+    def _word_features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Length, first character and metaphone-key id of every word id of this batch."""
+        extra = self._extra
+        lengths = np.concatenate([self.word_len, np.array([len(t) for t in extra], np.int64)])
+        first = np.concatenate([self.word_first, np.array([ord(t[0]) for t in extra], np.int64)])
+        keys = [
+            self.key_id.get(_phonetic(t), -2) if len(t) >= SHORT_TOKEN_CHARS + 1 else -1
+            for t in extra
+        ]
+        meta = np.concatenate([self.word_key, np.array(keys, dtype=np.int64)])
+        return lengths, first, meta
+
+    def _score_general(
+        self, queries: Sequence[Query], cq: np.ndarray, cn: np.ndarray
+    ) -> np.ndarray:
+        index = self.index
+        q_ptr, q_ids, q_weights = self._query_words(queries)
+        word_len, word_first, word_key = self._word_features()
+        size = len(self.vocab)
+        # every (query word i, listed word j) of every candidate, in (candidate, i, j) order
+        lq = q_ptr[cq + 1] - q_ptr[cq]
+        ln = self.name_ptr[cn + 1] - self.name_ptr[cn]
+        cells = lq * ln
+        ec = np.repeat(np.arange(len(cq), dtype=np.int64), cells)
+        local = _ranges(np.zeros(len(cq), dtype=np.int64), cells)
+        e_ln = ln[ec]
+        ei = local // e_ln
+        ej = local % e_ln
+        q_slot = q_ptr[cq][ec] + ei  # the word in the queries' CSR
+        n_slot = self.name_ptr[cn][ec] + ej  # ... in the names' CSR
+        # the word among all candidates' words (a word is used once per candidate)
+        q_used = (np.cumsum(lq) - lq)[ec] + ei
+        n_used = (np.cumsum(ln) - ln)[ec] + ej
+        a = q_ids[q_slot]
+        b = self.name_words[n_slot]
+        # each distinct word pair compared once
+        keys = a * size + b
+        pairs = _unique(keys)
+        pa = pairs // size
+        pb = pairs % size
+        la, lb = word_len[pa], word_len[pb]
+        shortest = np.minimum(la, lb)
+        sim = np.zeros(len(pairs), dtype=np.float64)
+        same = pa == pb
+        sim[same] = 1.0
+        short = ~same & (shortest <= SHORT_TOKEN_CHARS)
+        initial = short & (((la == 1) | (lb == 1)) & (word_first[pa] == word_first[pb]))
+        sim[initial] = 0.5
+        long = np.flatnonzero(~same & ~short)
+        if len(long):
+            left = [self._word(w) for w in pa[long].tolist()]
+            right = [self.vocab[w] for w in pb[long].tolist()]
+            found = pair_similarity(left, right, self.workers)
+            sounds = (
+                (found < TOKEN_MIN_SIMILARITY)
+                & (shortest[long] >= PHONETIC_MIN_CHARS)
+                & (word_key[pa[long]] == word_key[pb[long]])
+            )
+            found[sounds] = PHONETIC_SIMILARITY
+            limit = np.where(shortest[long] <= 5, SHORT_TOKEN_MIN_SIMILARITY, TOKEN_MIN_SIMILARITY)
+            found[found < limit] = 0.0
+            sim[long] = found
+        es = sim[np.searchsorted(pairs, keys)]
+        hit = np.flatnonzero(es > 0)
+        ec, es, q_slot, n_slot = ec[hit], es[hit], q_slot[hit], n_slot[hit]
+        q_used, n_used = q_used[hit], n_used[hit]
+        # greedy one-to-one alignment: per candidate best similarity first, ties in (i, j)
+        # order (the reference's stable sort of its (i, j)-ordered list)
+        order = np.argsort(-es, kind="stable")
+        order = order[np.argsort(ec[order], kind="stable")]
+        ec, es, q_slot, n_slot = ec[order], es[order], q_slot[order], n_slot[order]
+        q_used, n_used = q_used[order], n_used[order]
+        matched_q = np.zeros(len(cq), dtype=np.float64)
+        matched_n = np.zeros(len(cq), dtype=np.float64)
+        rare = np.zeros(len(cq), dtype=bool)
+        aligned = np.zeros(len(cq), dtype=np.int64)
+        used_q = np.zeros(int(lq.sum()), dtype=bool)
+        used_n = np.zeros(int(ln.sum()), dtype=bool)
+        active = np.arange(len(ec))
+        while len(active):
+            owners = ec[active]
+            take = active[np.r_[True, owners[1:] != owners[:-1]]]
+            c = ec[take]
+            matched_q[c] += es[take] * q_weights[q_slot[take]]
+            matched_n[c] += es[take] * self.name_weights[n_slot[take]]
+            rare[c] |= self.word_rare[self.name_words[n_slot[take]]]
+            aligned[c] += 1
+            used_q[q_used[take]] = True
+            used_n[n_used[take]] = True
+            active = active[~used_q[q_used[active]] & ~used_n[n_used[active]]]
+        name_total = index._name_totals[cn]
+        query_total = np.array([q.total_weight for q in queries], dtype=np.float64)[cq]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            name_cov = np.where(name_total != 0, matched_n / name_total, 0.0)
+            query_cov = np.where(query_total != 0, matched_q / query_total, 0.0)
+        k = np.where(ln > 1, 2.0, 1.0)
+        token_score = (k * name_cov + query_cov) / (k + 1)
+        string_sim = np.maximum(
+            _jaro_winkler(
+                [queries[q].joined for q in cq.tolist()],
+                [index.names[n].joined for n in cn.tolist()],
+                self.workers,
+            ),
+            _jaro_winkler(
+                [queries[q].sorted_joined for q in cq.tolist()],
+                [index.names[n].sorted_joined for n in cn.tolist()],
+                self.workers,
+            ),
+        )
+        score = 0.75 * token_score + 0.25 * string_sim
+        joined = (string_sim >= JOINED_SIMILARITY) & (string_sim > score) & (lq != ln)
+        score = np.where(joined, string_sim, score)
+        capped = ~joined & ~rare & ((aligned < lq) | (aligned < ln))
+        score = np.where(capped, np.minimum(score, COMMON_CAP), score)
+        out: np.ndarray = np.clip(score, 0.0, 1.0)
+        return out
+
+
+class LazyScore:
+    """A candidate's score, computed with the batch; its explanation (the full ``NameScore``
+    from ``score_name``) only when asked for, i.e. for the matches reported."""
+
+    __slots__ = ("_batch", "_full", "_name_id", "_query", "score")
+
+    def __init__(self, score: float, batch: BatchIndex, query: Query, name_id: int) -> None:
+        self.score = score
+        self._batch = batch
+        self._query = query
+        self._name_id = name_id
+        self._full: NameScore | None = None
+
+    def full(self) -> NameScore:
+        if self._full is None:
+            self._full = self._batch.explain(self._query, self._name_id)
+        return self._full
+
+    def explain(self) -> dict[str, Any]:
+        return self.full().explain()
+
+
+def _jaro_winkler(left: list[str], right: list[str], workers: int) -> np.ndarray:
+    out: np.ndarray = cpdist(
+        left, right, scorer=JaroWinkler.similarity, dtype=np.float64, workers=workers
+    )
+    return out
 
 
 def _unique(keys: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -35,6 +35,10 @@ NGRAM_MIN_WORD = 6  # words this long also get a character-trigram index entry
 NGRAM_MIN_SHARE = 0.5  # ... and are looked up there when nothing closer exists
 NGRAM_MAX_POSTINGS = 200  # trigrams in more words than this are too common to help
 PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
+PHONETIC_MIN_CHARS = 5  # ... when both have at least this many letters
+SHORT_TOKEN_CHARS = 3  # words this short only count when equal, or as an initial
+JOINED_SIMILARITY = 0.97  # joined names this close score as the joined similarity
+COMMON_CAP = 0.5  # the score of a name that matched only on common words
 RANKED_WORDS = 12  # words per name used to rank candidates (scoring uses all)
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 MAX_TIED_CANDIDATES = 64  # ... plus those tied with the last of them, up to this many
@@ -113,6 +117,14 @@ class NameScore:
             },
             "rule": self.rule,
         }
+
+
+class Scored(Protocol):
+    """A candidate's name score: a :class:`NameScore`, or the batch path's lazy one."""
+
+    score: float
+
+    def explain(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -458,7 +470,7 @@ def _token_similarity(
     ``token_similarity(a, b)`` when the caller computed it already (the batch path)."""
     if a == b:
         return 1.0, "exact"
-    if min(len(a), len(b)) <= 3:
+    if min(len(a), len(b)) <= SHORT_TOKEN_CHARS:
         # short tokens (initials, 'abc') only count when equal, or as an initial of the other
         if (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b)):
             return 0.5, "initial"
@@ -467,7 +479,11 @@ def _token_similarity(
         return 0.0, ""
     sim = token_similarity(a, b) if similarity is None else similarity
     how = "jaro-winkler+levenshtein"
-    if sim < TOKEN_MIN_SIMILARITY and min(len(a), len(b)) >= 5 and _phonetic(a) == _phonetic(b):
+    if (
+        sim < TOKEN_MIN_SIMILARITY
+        and min(len(a), len(b)) >= PHONETIC_MIN_CHARS
+        and _phonetic(a) == _phonetic(b)
+    ):
         sim, how = PHONETIC_SIMILARITY, "phonetic"  # aleksandr / alexander
     if abjad:
         sk = token_similarity(skeleton(a), skeleton(b)) * 0.95
@@ -561,13 +577,13 @@ def score_name(
     token_score = (k * name_cov + query_cov) / (k + 1)
     score = 0.75 * token_score + 0.25 * string_sim
     rule = None
-    if string_sim >= 0.97 and string_sim > score and len(qt) != len(nt):
+    if string_sim >= JOINED_SIMILARITY and string_sim > score and len(qt) != len(nt):
         score = string_sim  # same letters, different spacing (xi jin ping / xi jinping)
         rule = "joined: the names (nearly) agree once spaces are removed"
     unmatched_q = [t for i, t in enumerate(qt) if i not in used_q]
     unmatched_n = [t for j, t in enumerate(nt) if j not in used_n]
     if rule is None and not rare_matched and (unmatched_q or unmatched_n):
-        score = min(score, 0.5)
+        score = min(score, COMMON_CAP)
         rule = "common-tokens: only common words matched, other words differ; capped at 0.5"
     return NameScore(
         max(0.0, min(1.0, score)),

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rigour._core import compare_address
 
 from sluicegate.screening.batch import BatchIndex, gc_paused
-from sluicegate.screening.matcher import NameIndex, NameScore
+from sluicegate.screening.matcher import NameIndex, Scored
 from sluicegate.screening.models import (
     DECISION_ORDER,
     Entity,
@@ -235,7 +235,7 @@ class Screener:
         norm = analyse(name)
         query = self.index.prepare(norm)
         found = self.index.search(query)
-        by_entity: dict[int, list[tuple[int, NameScore]]] = {}
+        by_entity: dict[int, list[tuple[int, Scored]]] = {}
         for name_id, score in found:
             by_entity.setdefault(self.index.names[name_id].entity, []).append((name_id, score))
         reported = self._report(by_entity, country, address, bands)
@@ -251,13 +251,13 @@ class Screener:
 
     def _report(
         self,
-        by_entity: dict[int, list[tuple[int, NameScore]]],
+        by_entity: dict[int, list[tuple[int, Scored]]],
         country: str | None,
         address: str | None,
         bands: Bands,
-    ) -> list[tuple[Judged, list[tuple[int, NameScore]]]]:
+    ) -> list[tuple[Judged, list[tuple[int, Scored]]]]:
         """The entities to report (at most MAX_MATCHES, best first) with their scored names."""
-        judged: list[tuple[Judged, list[tuple[int, NameScore]]]] = []
+        judged: list[tuple[Judged, list[tuple[int, Scored]]]] = []
         for position, scored in by_entity.items():
             scored.sort(key=lambda item: -item[1].score)
             best_id, best = scored[0]
@@ -280,7 +280,7 @@ class Screener:
         query = self.index.prepare(analyse(name))
         return self._ranked(self.index.search(query))
 
-    def _ranked(self, found: list[tuple[int, NameScore]]) -> list[tuple[str, float]]:
+    def _ranked(self, found: Sequence[tuple[int, Scored]]) -> list[tuple[str, float]]:
         best: dict[int, float] = {}
         for name_id, score in found:
             position = self.index.names[name_id].entity
@@ -288,6 +288,15 @@ class Screener:
                 best[position] = score.score
         ranked = sorted(best.items(), key=lambda item: -item[1])
         return [(self.entities[position].id, score) for position, score in ranked]
+
+    def clear_caches(self) -> None:
+        """Forget every cached normalisation, near spelling and word comparison, so that the
+        next queries run cold (benchmarks; tests comparing the two paths)."""
+        analyse.cache_clear()
+        self.index._expansions.clear()
+        self.index._posting_sets.clear()
+        if self._batch is not None:
+            self._batch.clear_caches()
 
     # ------------------------------------------------------------------ many queries at once
 
@@ -299,7 +308,7 @@ class Screener:
                 self._batch = BatchIndex(self.index)
             return self._batch
 
-    def _search_batch(self, names: Sequence[str]) -> list[tuple[Any, list[tuple[int, NameScore]]]]:
+    def _search_batch(self, names: Sequence[str]) -> list[tuple[Any, Sequence[tuple[int, Scored]]]]:
         batch = self.batch_index
         norms = [analyse(name) for name in names]
         with self._batch_lock:
@@ -332,7 +341,7 @@ class Screener:
     ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for i, (norm, found) in enumerate(self._search_batch(names)):
-            by_entity: dict[int, list[tuple[int, NameScore]]] = {}
+            by_entity: dict[int, list[tuple[int, Scored]]] = {}
             for name_id, score in found:
                 by_entity.setdefault(self.index.names[name_id].entity, []).append((name_id, score))
             country = countries[i] if countries else None
@@ -357,7 +366,7 @@ class Screener:
         self,
         position: int,
         name_id: int,
-        best: NameScore,
+        best: Scored,
         country: str | None,
         address: str | None,
         bands: Bands,
@@ -424,8 +433,8 @@ class Screener:
     def _match_fields(
         self,
         judged: Judged,
-        best: NameScore,
-        scored: list[tuple[int, NameScore]],
+        best: Scored,
+        scored: list[tuple[int, Scored]],
         norm: Any,
     ) -> dict[str, Any]:
         """A reported match, explained: the fields of :class:`Match`, in its order."""
@@ -484,8 +493,8 @@ class Screener:
         self,
         position: int,
         name_id: int,
-        best: NameScore,
-        scored: list[tuple[int, NameScore]],
+        best: Scored,
+        scored: list[tuple[int, Scored]],
         norm: Any,
         country: str | None,
         address: str | None,
