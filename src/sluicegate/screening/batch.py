@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,14 +45,18 @@ from sluicegate.screening.matcher import (
     PHONETIC_MIN_CHARS,
     PHONETIC_SIMILARITY,
     PROPOSING_WORDS,
+    RULE_COMMON,
+    RULE_JOINED,
     SHORT_NAME_CHARS,
     SHORT_TOKEN_CHARS,
     SHORT_TOKEN_MIN_SIMILARITY,
     TOKEN_MIN_SIMILARITY,
     VERY_RARE_DF,
+    IndexedName,
     NameIndex,
     NameScore,
     Query,
+    TokenPair,
     _phonetic,
     _trigrams,
     coverage,
@@ -450,8 +455,8 @@ class BatchIndex:
         scores = self._score_all(queries, flat_q, flat_name)
         out: list[list[tuple[int, LazyScore]]] = [[] for _ in queries]
         for qi, name_id, score in zip(flat_q, flat_name, scores, strict=True):
-            if score > 0:
-                out[qi].append((name_id, LazyScore(score, self, queries[qi], name_id)))
+            if score.score > 0:
+                out[qi].append((name_id, score))
         return out
 
     def explain(self, query: Query, name_id: int) -> NameScore:
@@ -462,8 +467,8 @@ class BatchIndex:
 
     def _score_all(
         self, queries: Sequence[Query], flat_q: list[int], flat_name: list[int]
-    ) -> list[float]:
-        """``score_name(...).score`` of every (query, name) pair, vectorised: word pairs
+    ) -> list[LazyScore]:
+        """``score_name(...)`` of every (query, name) pair, vectorised: word pairs
         compared in one cpdist call, the greedy one-to-one alignment done round by round over
         all pairs at once (each round takes every pair's best remaining word pair, so the
         weighted sums are added in the reference's order), then the same formula and rules.
@@ -471,7 +476,7 @@ class BatchIndex:
         with exactly the query's words) go through ``score_name`` itself."""
         index = self.index
         names = index.names
-        out = [0.0] * len(flat_q)
+        out: list[LazyScore | None] = [None] * len(flat_q)
         general: list[int] = []
         for k, (qi, name_id) in enumerate(zip(flat_q, flat_name, strict=True)):
             query = queries[qi]
@@ -482,17 +487,17 @@ class BatchIndex:
                 or len(name.joined) <= SHORT_NAME_CHARS
                 or query.sorted_joined == name.sorted_joined
             ):
-                out[k] = self.explain(query, name_id).score
+                full = self.explain(query, name_id)
+                out[k] = LazyScore(full.score, full)
             else:
                 general.append(k)
-        if not general:
-            return out
-        cq = np.asarray([flat_q[k] for k in general], dtype=np.int64)
-        cn = np.asarray([flat_name[k] for k in general], dtype=np.int64)
-        scores = self._score_general(queries, cq, cn)
-        for k, score in zip(general, scores.tolist(), strict=True):
-            out[k] = score
-        return out
+        if general:
+            cq = np.asarray([flat_q[k] for k in general], dtype=np.int64)
+            cn = np.asarray([flat_name[k] for k in general], dtype=np.int64)
+            alignment = self._score_general(queries, cq, cn)
+            for c, (k, score) in enumerate(zip(general, alignment.score.tolist(), strict=True)):
+                out[k] = LazyScore(score, alignment, c)
+        return [score for score in out if score is not None]
 
     def _query_words(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR of the queries' words: (offsets, word ids, weights). Listed words keep their
@@ -534,9 +539,7 @@ class BatchIndex:
         meta = np.concatenate([self.word_key, np.array(keys, dtype=np.int64)])
         return lengths, first, meta
 
-    def _score_general(
-        self, queries: Sequence[Query], cq: np.ndarray, cn: np.ndarray
-    ) -> np.ndarray:
+    def _score_general(self, queries: Sequence[Query], cq: np.ndarray, cn: np.ndarray) -> Alignment:
         index = self.index
         q_ptr, q_ids, q_weights = self._query_words(queries)
         word_len, word_first, word_key = self._word_features()
@@ -570,6 +573,9 @@ class BatchIndex:
         short = ~same & (shortest <= SHORT_TOKEN_CHARS)
         initial = short & (((la == 1) | (lb == 1)) & (word_first[pa] == word_first[pb]))
         sim[initial] = 0.5
+        how = np.zeros(len(pairs), dtype=np.int8)
+        how[same] = HOW_CODES["exact"]
+        how[initial] = HOW_CODES["initial"]
         long = np.flatnonzero(~same & ~short)
         if len(long):
             left = [self._word(w) for w in pa[long].tolist()]
@@ -584,16 +590,23 @@ class BatchIndex:
             limit = np.where(shortest[long] <= 5, SHORT_TOKEN_MIN_SIMILARITY, TOKEN_MIN_SIMILARITY)
             found[found < limit] = 0.0
             sim[long] = found
-        es = sim[np.searchsorted(pairs, keys)]
+            how[long] = np.where(
+                sounds, HOW_CODES["phonetic"], HOW_CODES["jaro-winkler+levenshtein"]
+            )
+        pair_of = np.searchsorted(pairs, keys)
+        es = sim[pair_of]
         hit = np.flatnonzero(es > 0)
         ec, es, q_slot, n_slot = ec[hit], es[hit], q_slot[hit], n_slot[hit]
         q_used, n_used = q_used[hit], n_used[hit]
+        ei, ej, eh = ei[hit], ej[hit], how[pair_of[hit]]
         # greedy one-to-one alignment: per candidate best similarity first, ties in (i, j)
         # order (the reference's stable sort of its (i, j)-ordered list)
         order = np.argsort(-es, kind="stable")
         order = order[np.argsort(ec[order], kind="stable")]
         ec, es, q_slot, n_slot = ec[order], es[order], q_slot[order], n_slot[order]
         q_used, n_used = q_used[order], n_used[order]
+        ei, ej, eh = ei[order], ej[order], eh[order]
+        taken: list[np.ndarray] = []
         matched_q = np.zeros(len(cq), dtype=np.float64)
         matched_n = np.zeros(len(cq), dtype=np.float64)
         rare = np.zeros(len(cq), dtype=bool)
@@ -605,6 +618,7 @@ class BatchIndex:
             owners = ec[active]
             take = active[np.r_[True, owners[1:] != owners[:-1]]]
             c = ec[take]
+            taken.append(take)
             matched_q[c] += es[take] * q_weights[q_slot[take]]
             matched_n[c] += es[take] * self.name_weights[n_slot[take]]
             rare[c] |= self.word_rare[self.name_words[n_slot[take]]]
@@ -636,26 +650,104 @@ class BatchIndex:
         score = np.where(joined, string_sim, score)
         capped = ~joined & ~rare & ((aligned < lq) | (aligned < ln))
         score = np.where(capped, np.minimum(score, COMMON_CAP), score)
-        out: np.ndarray = np.clip(score, 0.0, 1.0)
-        return out
+        # the word pairs each candidate took, grouped by candidate, in the order taken
+        took = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
+        took = took[np.argsort(ec[took], kind="stable")]
+        return Alignment(
+            queries=queries,
+            names=index.names,
+            cq=cq,
+            cn=cn,
+            score=np.clip(score, 0.0, 1.0),
+            token_score=token_score,
+            name_cov=name_cov,
+            query_cov=query_cov,
+            string_sim=string_sim,
+            rule=np.where(joined, 1, np.where(capped, 2, 0)),
+            took_ptr=np.searchsorted(ec[took], np.arange(len(cq) + 1)),
+            took_i=ei[took],
+            took_j=ej[took],
+            took_sim=es[took],
+            took_how=eh[took],
+        )
+
+
+HOWS = ("", "exact", "initial", "jaro-winkler+levenshtein", "phonetic")
+HOW_CODES = {how: code for code, how in enumerate(HOWS)}
+RULES = (None, RULE_JOINED, RULE_COMMON)
+
+
+@dataclass(slots=True)
+class Alignment:
+    """What the vectorised scorer found for each (general) candidate: enough to build its
+    ``NameScore`` (the explanation) without scoring it again."""
+
+    queries: Sequence[Query]
+    names: list[IndexedName]
+    cq: np.ndarray  # candidate -> query
+    cn: np.ndarray  # candidate -> name id
+    score: np.ndarray
+    token_score: np.ndarray
+    name_cov: np.ndarray
+    query_cov: np.ndarray
+    string_sim: np.ndarray
+    rule: np.ndarray  # index into RULES
+    took_ptr: np.ndarray  # candidate c took word pairs took_ptr[c]:took_ptr[c + 1] ...
+    took_i: np.ndarray  # ... query word i
+    took_j: np.ndarray  # ... listed word j
+    took_sim: np.ndarray
+    took_how: np.ndarray  # index into HOWS
+
+    def name_score(self, c: int) -> NameScore:
+        query = self.queries[int(self.cq[c])]
+        name = self.names[int(self.cn[c])]
+        a, b = int(self.took_ptr[c]), int(self.took_ptr[c + 1])
+        took_i = self.took_i[a:b].tolist()
+        took_j = self.took_j[a:b].tolist()
+        pairs = [
+            TokenPair(query.tokens[i], name.tokens[j], sim, HOWS[how])
+            for i, j, sim, how in zip(
+                took_i,
+                took_j,
+                self.took_sim[a:b].tolist(),
+                self.took_how[a:b].tolist(),
+                strict=True,
+            )
+        ]
+        used_q, used_n = set(took_i), set(took_j)
+        return NameScore(
+            float(self.score[c]),
+            float(self.token_score[c]),
+            float(self.name_cov[c]),
+            float(self.query_cov[c]),
+            float(self.string_sim[c]),
+            pairs,
+            [t for i, t in enumerate(query.tokens) if i not in used_q],
+            [t for j, t in enumerate(name.tokens) if j not in used_n],
+            RULES[int(self.rule[c])],
+        )
 
 
 class LazyScore:
-    """A candidate's score, computed with the batch; its explanation (the full ``NameScore``
-    from ``score_name``) only when asked for, i.e. for the matches reported."""
+    """A candidate's score, computed with the batch; its explanation (a ``NameScore``, as
+    ``score_name`` gives) is built only when asked for, i.e. for the matches reported."""
 
-    __slots__ = ("_batch", "_full", "_name_id", "_query", "score")
+    __slots__ = ("_alignment", "_c", "_full", "score")
 
-    def __init__(self, score: float, batch: BatchIndex, query: Query, name_id: int) -> None:
+    def __init__(self, score: float, source: NameScore | Alignment, candidate: int = -1) -> None:
         self.score = score
-        self._batch = batch
-        self._query = query
-        self._name_id = name_id
-        self._full: NameScore | None = None
+        if isinstance(source, NameScore):
+            self._full: NameScore | None = source
+            self._alignment: Alignment | None = None
+        else:
+            self._full = None
+            self._alignment = source
+        self._c = candidate
 
     def full(self) -> NameScore:
         if self._full is None:
-            self._full = self._batch.explain(self._query, self._name_id)
+            assert self._alignment is not None
+            self._full = self._alignment.name_score(self._c)
         return self._full
 
     def explain(self) -> dict[str, Any]:

@@ -39,6 +39,8 @@ PHONETIC_MIN_CHARS = 5  # ... when both have at least this many letters
 SHORT_TOKEN_CHARS = 3  # words this short only count when equal, or as an initial
 JOINED_SIMILARITY = 0.97  # joined names this close score as the joined similarity
 COMMON_CAP = 0.5  # the score of a name that matched only on common words
+RULE_JOINED = "joined: the names (nearly) agree once spaces are removed"
+RULE_COMMON = "common-tokens: only common words matched, other words differ; capped at 0.5"
 RANKED_WORDS = 12  # words per name used to rank candidates (scoring uses all)
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
 MAX_TIED_CANDIDATES = 64  # ... plus those tied with the last of them, up to this many
@@ -579,12 +581,12 @@ def score_name(
     rule = None
     if string_sim >= JOINED_SIMILARITY and string_sim > score and len(qt) != len(nt):
         score = string_sim  # same letters, different spacing (xi jin ping / xi jinping)
-        rule = "joined: the names (nearly) agree once spaces are removed"
+        rule = RULE_JOINED
     unmatched_q = [t for i, t in enumerate(qt) if i not in used_q]
     unmatched_n = [t for j, t in enumerate(nt) if j not in used_n]
     if rule is None and not rare_matched and (unmatched_q or unmatched_n):
         score = min(score, COMMON_CAP)
-        rule = "common-tokens: only common words matched, other words differ; capped at 0.5"
+        rule = RULE_COMMON
     return NameScore(
         max(0.0, min(1.0, score)),
         token_score,
