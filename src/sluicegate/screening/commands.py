@@ -66,7 +66,7 @@ def screen_command(
     Example: echo '{"id": 1, "name": "Mahan Air", "country": "IR"}' | sluice screen
     """
     from sluicegate.screening import Bands, default_bands
-    from sluicegate.screening.screener import get_screener
+    from sluicegate.screening.screener import BATCH_SIZE, get_screener
 
     try:
         base = default_bands()
@@ -84,15 +84,23 @@ def screen_command(
         raise typer.Exit(2) from exc
     screener = get_screener()
     invalid = 0
-    for record, error in records:
-        if error is not None:
-            invalid += 1
-            _emit({"id": None, "error": {"field": "record", "message": error}})
-            continue
-        result = screener.screen_record(record, bands=bands)
-        if "error" in result:
-            invalid += 1
-        _emit(result)
+    # BATCH_SIZE queries at a time through the batch path (the same results as one by one),
+    # each chunk written out before the next is read
+    for start in range(0, len(records), BATCH_SIZE):
+        chunk = records[start : start + BATCH_SIZE]
+        results = iter(
+            screener.screen_many([r for r, error in chunk if error is None], bands=bands)
+        )
+        for _record, error in chunk:
+            if error is not None:
+                invalid += 1
+                _emit({"id": None, "error": {"field": "record", "message": error}})
+                continue
+            result = next(results)
+            if "error" in result:
+                invalid += 1
+            _emit(result)
+        sys.stdout.flush()
     raise typer.Exit(2 if invalid else 0)
 
 
