@@ -286,12 +286,19 @@ class NameIndex:
         ``token`` or sharing its metaphone key; not ``token`` itself. Empty under 4 letters."""
         if len(token) < 4:
             return set()
-        near: set[str] = set(self.deletes.get(token, ()))
-        for variant in _deletes(token):
-            if variant in self.df:
+        deletes = self.deletes.get
+        df = self.df
+        near: set[str] = set(deletes(token, ()))
+        for i in range(len(token)):
+            variant = token[:i] + token[i + 1 :]
+            if variant in df:
                 near.add(variant)
-            near.update(self.deletes.get(variant, ()))
-        near.update(self.phonetic.get(metaphone(token), ()))
+            found = deletes(variant)
+            if found:
+                near.update(found)
+        found = self.phonetic.get(metaphone(token))
+        if found:
+            near.update(found)
         near.discard(token)
         return near
 
@@ -306,9 +313,8 @@ class NameIndex:
                     out[other] = (0.9, "skeleton")
         # closest first; equal similarities in word order, so the result never depends on
         # the iteration order of a set (string hashes differ from process to process)
-        result = sorted(((t, s, h) for t, (s, h) in out.items()), key=lambda x: (-x[1], x[0]))[
-            :MAX_EXPANSIONS
-        ]
+        ranked = sorted([(-s, t, h) for t, (s, h) in out.items()])[:MAX_EXPANSIONS]
+        result = [(t, -s, h) for s, t, h in ranked]
         if len(self._expansions) > 500_000:
             self._expansions.clear()
         self._expansions[(token, abjad)] = result
