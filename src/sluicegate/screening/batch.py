@@ -164,6 +164,10 @@ class BatchIndex:
         for key, words in index.phonetic.items():
             for word in words:
                 self.word_key[index.vocab_id[word]] = self.key_id[key]
+        for word_id, word in enumerate(self.vocab):  # words too short for index.phonetic
+            if len(word) >= PHONETIC_MIN_CHARS and self.word_key[word_id] < 0:
+                key = _phonetic(word)
+                self.word_key[word_id] = self.key_id.setdefault(key, len(self.key_id))
         self.word_rare = np.array([index.df[t] <= index.common_df for t in self.vocab], dtype=bool)
         self._extra: list[str] = []
         self._plans: dict[tuple[str, bool], Plan] = {}
@@ -533,7 +537,7 @@ class BatchIndex:
         lengths = np.concatenate([self.word_len, np.array([len(t) for t in extra], np.int64)])
         first = np.concatenate([self.word_first, np.array([ord(t[0]) for t in extra], np.int64)])
         keys = [
-            self.key_id.get(_phonetic(t), -2) if len(t) >= SHORT_TOKEN_CHARS + 1 else -1
+            self.key_id.get(_phonetic(t), -2) if len(t) >= PHONETIC_MIN_CHARS else -1
             for t in extra
         ]
         meta = np.concatenate([self.word_key, np.array(keys, dtype=np.int64)])

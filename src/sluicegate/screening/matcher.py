@@ -34,8 +34,8 @@ SHORT_NAME_CHARS = 3  # names this short (joined) only match exactly
 NGRAM_MIN_WORD = 6  # words this long also get a character-trigram index entry
 NGRAM_MIN_SHARE = 0.5  # ... and are looked up there when nothing closer exists
 NGRAM_MAX_POSTINGS = 200  # trigrams in more words than this are too common to help
-PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
-PHONETIC_MIN_CHARS = 5  # ... when both have at least this many letters
+PHONETIC_SIMILARITY = 0.88  # words that differ in spelling but share their metaphone key
+PHONETIC_MIN_CHARS = 4  # ... when both have at least this many letters
 SHORT_TOKEN_CHARS = 3  # words this short only count when equal, or as an initial
 JOINED_SIMILARITY = 0.97  # joined names this close score as the joined similarity
 COMMON_CAP = 0.5  # the score of a name that matched only on common words
@@ -471,6 +471,12 @@ def _phonetic(token: str) -> str:
     return metaphone(token)
 
 
+def sounds_alike(a: str, b: str) -> bool:
+    """Two words of PHONETIC_MIN_CHARS letters or more with the same metaphone key
+    (aleksandr / alexander, mellee / melli, ameen / amin)."""
+    return min(len(a), len(b)) >= PHONETIC_MIN_CHARS and _phonetic(a) == _phonetic(b)
+
+
 def _token_similarity(
     a: str, b: str, abjad: bool, similarity: float | None = None
 ) -> tuple[float, str]:
@@ -487,11 +493,7 @@ def _token_similarity(
         return 0.0, ""
     sim = token_similarity(a, b) if similarity is None else similarity
     how = "jaro-winkler+levenshtein"
-    if (
-        sim < TOKEN_MIN_SIMILARITY
-        and min(len(a), len(b)) >= PHONETIC_MIN_CHARS
-        and _phonetic(a) == _phonetic(b)
-    ):
+    if sim < TOKEN_MIN_SIMILARITY and sounds_alike(a, b):
         sim, how = PHONETIC_SIMILARITY, "phonetic"  # aleksandr / alexander
     if abjad:
         sk = token_similarity(skeleton(a), skeleton(b)) * 0.95
