@@ -170,6 +170,7 @@ class BatchIndex:
                 self.word_key[word_id] = self.key_id.setdefault(key, len(self.key_id))
         self.word_rare = np.array([index.df[t] <= index.common_df for t in self.vocab], dtype=bool)
         self._extra: list[str] = []
+        self.short_name = [len(n.joined) <= SHORT_NAME_CHARS for n in index.names]
         self._plans: dict[tuple[str, bool], Plan] = {}
 
     def clear_caches(self) -> None:
@@ -183,11 +184,11 @@ class BatchIndex:
         """``NameIndex.prepare`` of every name; the near spellings of all new words at once."""
         index = self.index
         words = [index.query_tokens(norm) for norm in norms]
-        keys = {
-            (token, norm.abjad): None
-            for norm, (tokens, _merged) in zip(norms, words, strict=True)
-            for token in tokens
-        }
+        keys: dict[tuple[str, bool], None] = {}
+        for norm, (tokens, _merged) in zip(norms, words, strict=True):
+            abjad = norm.abjad
+            for token in tokens:
+                keys[(token, abjad)] = None
         self.expand_many(list(keys))
         return [
             index.build_query(norm, tokens, merged)
@@ -482,14 +483,14 @@ class BatchIndex:
         names = index.names
         out: list[LazyScore | None] = [None] * len(flat_q)
         general: list[int] = []
+        special = [q.norm.abjad or len(q.joined) <= SHORT_NAME_CHARS for q in queries]
+        short_name = self.short_name
         for k, (qi, name_id) in enumerate(zip(flat_q, flat_name, strict=True)):
             query = queries[qi]
-            name = names[name_id]
             if (
-                query.norm.abjad
-                or len(query.joined) <= SHORT_NAME_CHARS
-                or len(name.joined) <= SHORT_NAME_CHARS
-                or query.sorted_joined == name.sorted_joined
+                special[qi]
+                or short_name[name_id]
+                or query.sorted_joined == names[name_id].sorted_joined
             ):
                 full = self.explain(query, name_id)
                 out[k] = LazyScore(full.score, full)
@@ -537,8 +538,7 @@ class BatchIndex:
         lengths = np.concatenate([self.word_len, np.array([len(t) for t in extra], np.int64)])
         first = np.concatenate([self.word_first, np.array([ord(t[0]) for t in extra], np.int64)])
         keys = [
-            self.key_id.get(_phonetic(t), -2) if len(t) >= PHONETIC_MIN_CHARS else -1
-            for t in extra
+            self.key_id.get(_phonetic(t), -2) if len(t) >= PHONETIC_MIN_CHARS else -1 for t in extra
         ]
         meta = np.concatenate([self.word_key, np.array(keys, dtype=np.int64)])
         return lengths, first, meta

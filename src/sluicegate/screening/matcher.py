@@ -192,8 +192,9 @@ class NameIndex:
         self.postings: dict[str, list[int]] = {}
         self.joined_postings: dict[str, list[int]] = {}
         self.word_set_postings: dict[str, list[int]] = {}
+        self._idf = {token: self.idf(token) for token in df}  # every listed word's weight
         for entity, text, kind, norm in raw:
-            weights = tuple(self.idf(t) for t in norm.tokens)
+            weights = tuple(self._idf[t] for t in norm.tokens)
             name_id = len(self.names)
             self.names.append(
                 IndexedName(
@@ -352,9 +353,10 @@ class NameIndex:
         self, norm: NormalisedName, tokens: list[str], merged_from: dict[str, tuple[str, ...]]
     ) -> Query:
         weights = []
+        listed = self._idf
         for token in tokens:
             expansions = self.expand(token, norm.abjad)
-            weights.append(self.idf(expansions[0][0]) if expansions else self.idf(token))
+            weights.append(listed[expansions[0][0]] if expansions else self.idf(token))
         return Query(
             norm,
             tuple(tokens),
