@@ -10,6 +10,9 @@ inverse document frequencies, so rare tokens carry a name and common ones ("trad
 first, ranks them cheaply, and scores the best few with :func:`score_name`: Jaro-Winkler between
 aligned tokens (one-to-one), a weighted token-set coverage of both names, and Jaro-Winkler
 over the whole joined name. ``screener`` turns scores into matches and decisions.
+
+This is the one-query (reference) path; ``batch`` runs the same rules over many queries at once
+and must give exactly the same results (tests/screening/test_screening_batch.py).
 """
 
 from __future__ import annotations
