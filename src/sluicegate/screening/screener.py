@@ -7,6 +7,8 @@ name hit below the review band. The decision is the strongest band reached, capp
 list can require (``data/lists.yaml``: a hit on the DoD 1260H list asks for review, never a
 block). Query validation lives here too, so the CLI, the API and the rules engine report bad
 input the same way: one result per query, an error naming the field when it is invalid.
+``screen`` takes one query (the reference path); ``screen_batch`` and ``screen_many`` take many
+at once through the batch path (``batch``), with the same results.
 """
 
 from __future__ import annotations
