@@ -53,11 +53,33 @@ SPECIAL = [
 ]
 
 
+def _split_words(screener: Screener, count: int) -> list[str]:
+    """Listed one-word names written as two words ("rosobor onexport"): only the name with
+    the same letters (joined) proposes them, and no word of theirs covers it."""
+    out = []
+    for name in screener.index.names:
+        if len(name.tokens) == 1 and len(name.joined) >= 10 and name.joined.isalpha():
+            half = len(name.joined) // 2
+            out.append(f"{name.joined[:half]} {name.joined[half:]}")
+            if len(out) >= count:
+                break
+    return out
+
+
 def _queries(screener: Screener, shared: Path | None) -> list[str]:
     positives = [q.text for q in build_positives(screener, 1600, seed=5)]
     epoch = shared / "epoch-ai" if shared else None
     negatives, _report = build_negatives(screener, epoch, 600, seed=3)
-    return list(dict.fromkeys([*SPECIAL, *positives, *(q.text for q in negatives)]))
+    return list(
+        dict.fromkeys(
+            [
+                *SPECIAL,
+                *_split_words(screener, 60),
+                *positives,
+                *(q.text for q in negatives),
+            ]
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +187,16 @@ def test_batch_candidates_and_scores_equal_one_by_one(
     assert [[(i, s.score, s.explain()) for i, s in f] for f in found] == [
         [(i, s.score, s.explain()) for i, s in index.search(q)] for q in single
     ]
+
+
+def test_small_batches_equal_one_by_one(bundle_screener: Screener, queries: list[str]) -> None:
+    """Batches of one, two and three queries (the API's usual size) give the same results too."""
+    sample = queries[: len(SPECIAL) + 60] + queries[-40:]
+    for size in (1, 2, 3):
+        _cold(bundle_screener)
+        batch = [
+            result
+            for start in range(0, len(sample), size)
+            for result in bundle_screener.screen_batch(sample[start : start + size])
+        ]
+        assert batch == [bundle_screener.screen(name).to_contract() for name in sample], size

@@ -103,6 +103,7 @@ def test_screen_workers_give_the_same_lines_in_order(
     import sluicegate.screening.screener as screener_module
 
     monkeypatch.setattr(screener_module, "BATCH_SIZE", 4)  # several batches from a short file
+    monkeypatch.setattr(screener_module, "SMALL_BATCH", 1)  # ... each through the batch path
     names = ["Mahan Air", "Huawei Technologies", "Acme Widgets", "Rosoboronexport", "Ivan Petrov"]
     lines = [json.dumps({"id": i, "name": names[i % len(names)]}) for i in range(14)]
     lines.insert(5, "not json")

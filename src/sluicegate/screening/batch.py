@@ -67,7 +67,7 @@ from sluicegate.screening.normalize import NormalisedName
 
 NARROW = 4  # names with at most this many words are ranked on a table this wide
 CHUNK = 64  # queries whose word similarities share one dense table when ranking candidates
-MEMO_LIMIT = 2_000_000  # word-pair similarities kept between batches
+MEMO_LIMIT = 500_000  # word plans and word-pair similarities kept between batches
 
 Expansion = list[tuple[str, float, str]]
 
@@ -316,12 +316,12 @@ class BatchIndex:
             if extra:
                 extra_q.extend([qi] * len(extra))
                 extra_ids.extend(extra)
-        chosen = self._rank(
+        chosen, proposed = self._rank(
             queries, gather_q, gather_word, extra_q, extra_ids, near_q, near_word, near_sim
         )
-        for query, ids in zip(queries, chosen, strict=True):
-            if not ids:
-                continue
+        for query, ids, any_proposal in zip(queries, chosen, proposed, strict=True):
+            if not any_proposal:
+                continue  # the reference returns no candidates at all
             seen = set(ids)
             for more in (
                 index.word_set_postings.get(query.sorted_joined),
@@ -372,10 +372,13 @@ class BatchIndex:
         near_q: list[int],
         near_word: list[int],
         near_sim: list[float],
-    ) -> list[list[int]]:
-        """Proposals of every query ranked by weighted word coverage; the best few kept."""
+    ) -> tuple[list[list[int]], list[bool]]:
+        """Proposals of every query ranked by weighted word coverage; the best few kept. Also
+        whether each query had any proposal (its exact-word names are added then, even when no
+        proposal reaches the floor)."""
         index = self.index
         chosen: list[list[int]] = [[] for _ in queries]
+        proposed = [False] * len(queries)
         words = np.asarray(gather_word, dtype=np.int64)
         starts = self.post_ptr[words]
         lengths = self.post_ptr[words + 1] - starts
@@ -389,11 +392,13 @@ class BatchIndex:
             [self.post_ids[_ranges(starts, lengths)], np.asarray(extra_ids, dtype=np.int64)]
         )
         if not len(pair_q):
-            return chosen
+            return chosen, proposed
         n_names = len(index.names)
         keys = _unique(pair_q * n_names + pair_name)
         pq = keys // n_names
         pn = keys % n_names
+        for q in np.unique(pq).tolist():
+            proposed[q] = True
         nq = np.asarray(near_q, dtype=np.int64)
         nw = np.asarray(near_word, dtype=np.int64)
         ns = np.asarray(near_sim, dtype=np.float64)
@@ -432,6 +437,8 @@ class BatchIndex:
         # by query, best first, equal scores by name id (pairs are sorted by query, name)
         by_score = live[np.argsort(-scores[live], kind="stable")]
         order = by_score[np.argsort(pq[by_score], kind="stable")]
+        if not len(order):
+            return chosen, proposed
         sq, ss, sn = pq[order], scores[order], pn[order]
         first = np.flatnonzero(np.r_[True, sq[1:] != sq[:-1]])
         group = np.diff(np.r_[first, len(sq)])
@@ -440,7 +447,7 @@ class BatchIndex:
         keep = (rank < CANDIDATES_SCORED) | ((ss == cut) & (rank < MAX_TIED_CANDIDATES))
         for q, name_id in zip(sq[keep].tolist(), sn[keep].tolist(), strict=True):
             chosen[q].append(name_id)
-        return chosen
+        return chosen, proposed
 
     # ------------------------------------------------------------------ scoring
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -244,6 +245,7 @@ class NameIndex:
                 self._name_word_weights[name_id, j] = weight
         self._name_totals = np.array([n.total_weight for n in self.names], dtype=np.float64)
         self._sim_buffer = np.zeros(blank + 1, dtype=np.float64)
+        self._buffer_lock = threading.Lock()
 
     # ------------------------------------------------------------------ weights and tokens
 
@@ -425,10 +427,11 @@ class NameIndex:
         sims = self._sim_buffer
         vocab_id = self.vocab_id
         touched = [vocab_id[token] for token in near]
-        sims[touched] = list(near.values())
         ids = np.fromiter(proposals, dtype=np.int32, count=len(proposals))
-        covered = coverage(sims[self._name_words[ids]], self._name_word_weights[ids])
-        sims[touched] = 0.0
+        with self._buffer_lock:  # one buffer per index: threads take turns
+            sims[touched] = list(near.values())
+            covered = coverage(sims[self._name_words[ids]], self._name_word_weights[ids])
+            sims[touched] = 0.0
         scores = covered / np.maximum(self._name_totals[ids], qw)
         # best first, equal scores by name id (deterministic, and the batch path's order); the
         # best CANDIDATES_SCORED, and every name tied with the last of them (the same name on

@@ -39,6 +39,7 @@ from sluicegate.screening.store import ListSet, active_set, active_version
 
 MAX_ADDRESS_CHARS = 2000
 BATCH_SIZE = 4096  # valid queries screened together by screen_many
+SMALL_BATCH = 8  # ... fewer than this go one by one (same results; less fixed cost)
 MAX_MATCHES = 10
 COUNTRY_AGREES = 0.03
 COUNTRY_DISAGREES = -0.05
@@ -524,6 +525,13 @@ class Screener:
         pending: list[tuple[int, Any, str, str | None, str | None]] = []
 
         def flush() -> None:
+            if len(pending) < SMALL_BATCH:  # a few queries: the one-query path is quicker
+                for slot, qid, name, country, address in pending:
+                    out[slot] = self.screen(
+                        name, country, address, bands=bands, query_id=qid
+                    ).to_contract()
+                pending.clear()
+                return
             results = self.screen_batch(
                 [p[2] for p in pending],
                 [p[3] for p in pending],
