@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sluicegate.screening.evaluation import build_negatives, build_positives
 from sluicegate.screening.normalize import analyse
@@ -200,3 +202,48 @@ def test_small_batches_equal_one_by_one(bundle_screener: Screener, queries: list
             for result in bundle_screener.screen_batch(sample[start : start + size])
         ]
         assert batch == [bundle_screener.screen(name).to_contract() for name in sample], size
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_random_edits_of_listed_names_batch_equals_one_by_one(
+    bundle_screener: Screener, data: st.DataObject
+) -> None:
+    """Listed names with random edits (letters dropped, doubled or changed, spaces added or
+    removed, words swapped, common words added), screened as one batch and one by one."""
+    names = bundle_screener.index.names
+    common = ["trading", "international", "group", "company", "ltd", "al", "de", "co"]
+    batch: list[str] = []
+    for _ in range(data.draw(st.integers(min_value=1, max_value=24))):
+        words = list(names[data.draw(st.integers(0, len(names) - 1))].tokens)
+        for _edit in range(data.draw(st.integers(0, 3))):
+            kind = data.draw(
+                st.sampled_from(["drop", "double", "change", "space", "join", "swap", "add"])
+            )
+            i = data.draw(st.integers(0, len(words) - 1))
+            word = words[i]
+            p = data.draw(st.integers(0, max(0, len(word) - 1)))
+            if kind == "drop" and len(word) > 1:
+                words[i] = word[:p] + word[p + 1 :]
+            elif kind == "double":
+                words[i] = word[:p] + word[p : p + 1] * 2 + word[p + 1 :]
+            elif kind == "change":
+                words[i] = word[:p] + data.draw(st.sampled_from("aeiouykhsz")) + word[p + 1 :]
+            elif kind == "space" and 0 < p < len(word):
+                words[i : i + 1] = [word[:p], word[p:]]
+            elif kind == "join" and i + 1 < len(words):
+                words[i : i + 2] = [words[i] + words[i + 1]]
+            elif kind == "swap" and len(words) > 1:
+                words[0], words[-1] = words[-1], words[0]
+            elif kind == "add":
+                words.insert(i, data.draw(st.sampled_from(common)))
+        name = " ".join(w for w in words if w)
+        if analyse(name).tokens:
+            batch.append(name)
+    if not batch:
+        return
+    assert bundle_screener.screen_batch(batch) == [
+        bundle_screener.screen(name).to_contract() for name in batch
+    ]
