@@ -10,6 +10,9 @@ inverse document frequencies, so rare tokens carry a name and common ones ("trad
 first, ranks them cheaply, and scores the best few with :func:`score_name`: Jaro-Winkler between
 aligned tokens (one-to-one), a weighted token-set coverage of both names, and Jaro-Winkler
 over the whole joined name. ``screener`` turns scores into matches and decisions.
+
+This is the one-query (reference) path; ``batch`` runs the same rules over many queries at once
+and must give exactly the same results (tests/screening/test_screening_batch.py).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from __future__ import annotations
 import functools
 import heapq
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -34,14 +38,22 @@ SHORT_NAME_CHARS = 3  # names this short (joined) only match exactly
 NGRAM_MIN_WORD = 6  # words this long also get a character-trigram index entry
 NGRAM_MIN_SHARE = 0.5  # ... and are looked up there when nothing closer exists
 NGRAM_MAX_POSTINGS = 200  # trigrams in more words than this are too common to help
-PHONETIC_SIMILARITY = 0.85  # words that differ in spelling but share their metaphone key
+PHONETIC_SIMILARITY = 0.88  # words that differ in spelling but share their metaphone key
+PHONETIC_MIN_CHARS = 4  # ... when both have at least this many letters
+SHORT_TOKEN_CHARS = 3  # words this short only count when equal, or as an initial
+JOINED_SIMILARITY = 0.97  # joined names this close score as the joined similarity
+COMMON_CAP = 0.5  # the score of a name that matched only on common words
+RULE_JOINED = "joined: the names (nearly) agree once spaces are removed"
+RULE_COMMON = "common-tokens: only common words matched, other words differ; capped at 0.5"
 RANKED_WORDS = 12  # words per name used to rank candidates (scoring uses all)
 CANDIDATES_SCORED = 5  # at most this many ranked candidates get the full score
+MAX_TIED_CANDIDATES = 64  # ... plus those tied with the last of them, up to this many
 CANDIDATE_FLOOR = 0.30  # ... and only those whose quick word coverage reaches this
 PROPOSING_WORDS = 2  # the query's rarest words that propose candidates
 VERY_RARE_DF = 8  # ... plus any word this rare
 MAX_COMMON_PROPOSALS = 300  # a query of common words only proposes at most this many names
 MAX_WORD_PROPOSALS = 160  # one proposing word (with its near spellings) proposes at most this many
+MAX_EXPANSIONS = 8  # near spellings kept per query word, closest first
 MAX_EXACT_NAMES = 64  # names with exactly the query's words that are always scored
 CANDIDATE_MARGIN = 0.25  # ... or is within this of the best candidate's
 
@@ -113,6 +125,14 @@ class NameScore:
         }
 
 
+class Scored(Protocol):
+    """A candidate's name score: a :class:`NameScore`, or the batch path's lazy one."""
+
+    score: float
+
+    def explain(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class Query:
     norm: NormalisedName
@@ -128,6 +148,19 @@ class Query:
 def _trigrams(token: str) -> set[str]:
     padded = f"#{token}#"
     return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def coverage(similarities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the sum of similarity x weight over a name's words, added left to right
+    (``np.cumsum``, not numpy's pairwise ``sum``): trailing blank words (0) then change nothing,
+    so the batch path may leave them out and get the same floats."""
+    out: np.ndarray = np.cumsum(similarities * weights, axis=1)[:, -1]
+    return out
+
+
+def trigram_need(grams: set[str]) -> int:
+    """How many of a word's trigrams another word must share to be looked at."""
+    return max(2, int(NGRAM_MIN_SHARE * len(grams)))
 
 
 def _deletes(token: str) -> set[str]:
@@ -163,8 +196,9 @@ class NameIndex:
         self.postings: dict[str, list[int]] = {}
         self.joined_postings: dict[str, list[int]] = {}
         self.word_set_postings: dict[str, list[int]] = {}
+        self._idf = {token: self.idf(token) for token in df}  # every listed word's weight
         for entity, text, kind, norm in raw:
-            weights = tuple(self.idf(t) for t in norm.tokens)
+            weights = tuple(self._idf[t] for t in norm.tokens)
             name_id = len(self.names)
             self.names.append(
                 IndexedName(
@@ -211,6 +245,7 @@ class NameIndex:
                 self._name_word_weights[name_id, j] = weight
         self._name_totals = np.array([n.total_weight for n in self.names], dtype=np.float64)
         self._sim_buffer = np.zeros(blank + 1, dtype=np.float64)
+        self._buffer_lock = threading.Lock()
 
     # ------------------------------------------------------------------ weights and tokens
 
@@ -230,18 +265,10 @@ class NameIndex:
         out: dict[str, tuple[float, str]] = {}
         if token in self.df:
             out[token] = (1.0, "exact")
-        if len(token) >= 4:
-            near: set[str] = set(self.deletes.get(token, ()))
-            for variant in _deletes(token):
-                if variant in self.df:
-                    near.add(variant)
-                near.update(self.deletes.get(variant, ()))
-            near.update(self.phonetic.get(metaphone(token), ()))
-            for other in near:
-                if other not in out:
-                    sim = token_similarity(token, other)
-                    if sim >= TOKEN_MIN_SIMILARITY:
-                        out[other] = (sim, "jaro-winkler+levenshtein")
+        for other in self.near_words(token):
+            sim = token_similarity(token, other)
+            if sim >= TOKEN_MIN_SIMILARITY:
+                out[other] = (sim, "jaro-winkler+levenshtein")
         if not out and len(token) >= NGRAM_MIN_WORD:
             # nothing within one edit or sharing a sound: words sharing most character
             # trigrams (two or more edits apart: alexandros / alexander)
@@ -252,25 +279,61 @@ class NameIndex:
                 if postings and len(postings) <= NGRAM_MAX_POSTINGS:
                     for other in postings:
                         shared[other] = shared.get(other, 0) + 1
-            need = max(2, int(NGRAM_MIN_SHARE * len(grams)))
+            need = trigram_need(grams)
             for other, count in shared.items():
                 if count >= need:
                     sim = token_similarity(token, other)
                     if sim >= TOKEN_MIN_SIMILARITY:
                         out[other] = (sim, "trigrams+jaro-winkler")
+        return self.finish_expansion(token, abjad, out)
+
+    def near_words(self, token: str) -> set[str]:
+        """Listed words one edit (deletion, insertion, substitution, transposition) from
+        ``token`` or sharing its metaphone key; not ``token`` itself. Empty under 4 letters."""
+        if len(token) < 4:
+            return set()
+        deletes = self.deletes.get
+        df = self.df
+        near: set[str] = set(deletes(token, ()))
+        for i in range(len(token)):
+            variant = token[:i] + token[i + 1 :]
+            if variant in df:
+                near.add(variant)
+            found = deletes(variant)
+            if found:
+                near.update(found)
+        found = self.phonetic.get(metaphone(token))
+        if found:
+            near.update(found)
+        near.discard(token)
+        return near
+
+    def finish_expansion(
+        self, token: str, abjad: bool, out: dict[str, tuple[float, str]]
+    ) -> list[tuple[str, float, str]]:
+        """Add consonant-skeleton matches (abjad queries), keep the closest MAX_EXPANSIONS and
+        cache them."""
         if abjad and len(token) >= 2:
             for other in self.skeletons.get(skeleton(token), ()):
                 if other not in out:
                     out[other] = (0.9, "skeleton")
-        result = sorted(((t, s, h) for t, (s, h) in out.items()), key=lambda x: -x[1])[:8]
+        # closest first; equal similarities in word order, so the result never depends on
+        # the iteration order of a set (string hashes differ from process to process)
+        ranked = sorted([(-s, t, h) for t, (s, h) in out.items()])[:MAX_EXPANSIONS]
+        result = [(t, -s, h) for s, t, h in ranked]
         if len(self._expansions) > 500_000:
             self._expansions.clear()
-        self._expansions[key] = result
+        self._expansions[(token, abjad)] = result
         return result
 
     def prepare(self, norm: NormalisedName) -> Query:
         """Query tokens with weights; syllables of Han/Hangul names merged where the merged
         syllables are a listed token (``hua wei`` -> ``huawei``)."""
+        tokens, merged_from = self.query_tokens(norm)
+        return self.build_query(norm, tokens, merged_from)
+
+    def query_tokens(self, norm: NormalisedName) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+        """The query's words after joining Han/Hangul syllables that form a listed word."""
         tokens = list(norm.tokens)
         merged_from: dict[str, tuple[str, ...]] = {}
         if norm.syllabic and len(tokens) > 1:
@@ -289,10 +352,16 @@ class NameIndex:
                     out.append(tokens[i])
                     i += 1
             tokens = out
+        return tokens, merged_from
+
+    def build_query(
+        self, norm: NormalisedName, tokens: list[str], merged_from: dict[str, tuple[str, ...]]
+    ) -> Query:
         weights = []
+        listed = self._idf
         for token in tokens:
             expansions = self.expand(token, norm.abjad)
-            weights.append(self.idf(expansions[0][0]) if expansions else self.idf(token))
+            weights.append(listed[expansions[0][0]] if expansions else self.idf(token))
         return Query(
             norm,
             tuple(tokens),
@@ -358,16 +427,20 @@ class NameIndex:
         sims = self._sim_buffer
         vocab_id = self.vocab_id
         touched = [vocab_id[token] for token in near]
-        sims[touched] = list(near.values())
         ids = np.fromiter(proposals, dtype=np.int32, count=len(proposals))
-        covered = (sims[self._name_words[ids]] * self._name_word_weights[ids]).sum(axis=1)
-        sims[touched] = 0.0
+        with self._buffer_lock:  # one buffer per index: threads take turns
+            sims[touched] = list(near.values())
+            covered = coverage(sims[self._name_words[ids]], self._name_word_weights[ids])
+            sims[touched] = 0.0
         scores = covered / np.maximum(self._name_totals[ids], qw)
-        if len(ids) > CANDIDATES_SCORED:
-            top = np.argpartition(-scores, CANDIDATES_SCORED)[:CANDIDATES_SCORED]
-        else:
-            top = np.arange(len(ids))
-        order = top[np.argsort(-scores[top], kind="stable")]
+        # best first, equal scores by name id (deterministic, and the batch path's order); the
+        # best CANDIDATES_SCORED, and every name tied with the last of them (the same name on
+        # several lists), at most MAX_TIED_CANDIDATES
+        order = np.lexsort((ids, -scores))
+        if len(order) > CANDIDATES_SCORED:
+            cut = scores[order[CANDIDATES_SCORED - 1]]
+            tied = int(np.count_nonzero(scores[order[CANDIDATES_SCORED:]] == cut))
+            order = order[: min(CANDIDATES_SCORED + tied, MAX_TIED_CANDIDATES)]
         best_score = float(scores[order[0]])
         floor = max(CANDIDATE_FLOOR, best_score - CANDIDATE_MARGIN)
         chosen = [int(ids[i]) for i in order if scores[i] >= floor]
@@ -406,19 +479,29 @@ def _phonetic(token: str) -> str:
     return metaphone(token)
 
 
-def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
+def sounds_alike(a: str, b: str) -> bool:
+    """Two words of PHONETIC_MIN_CHARS letters or more with the same metaphone key
+    (aleksandr / alexander, mellee / melli, ameen / amin)."""
+    return min(len(a), len(b)) >= PHONETIC_MIN_CHARS and _phonetic(a) == _phonetic(b)
+
+
+def _token_similarity(
+    a: str, b: str, abjad: bool, similarity: float | None = None
+) -> tuple[float, str]:
+    """Similarity of a query word and a listed word, and how it was found. ``similarity`` is
+    ``token_similarity(a, b)`` when the caller computed it already (the batch path)."""
     if a == b:
         return 1.0, "exact"
-    if min(len(a), len(b)) <= 3:
+    if min(len(a), len(b)) <= SHORT_TOKEN_CHARS:
         # short tokens (initials, 'abc') only count when equal, or as an initial of the other
         if (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b)):
             return 0.5, "initial"
         if abjad and len(a) >= 2 and skeleton(a) == skeleton(b):
             return 0.85, "skeleton"
         return 0.0, ""
-    sim = token_similarity(a, b)
+    sim = token_similarity(a, b) if similarity is None else similarity
     how = "jaro-winkler+levenshtein"
-    if sim < TOKEN_MIN_SIMILARITY and min(len(a), len(b)) >= 5 and _phonetic(a) == _phonetic(b):
+    if sim < TOKEN_MIN_SIMILARITY and sounds_alike(a, b):
         sim, how = PHONETIC_SIMILARITY, "phonetic"  # aleksandr / alexander
     if abjad:
         sk = token_similarity(skeleton(a), skeleton(b)) * 0.95
@@ -428,8 +511,14 @@ def _token_similarity(a: str, b: str, abjad: bool) -> tuple[float, str]:
     return (sim, how) if sim >= limit else (0.0, "")
 
 
-def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) -> NameScore:
-    """Similarity in [0, 1] between a prepared query and one listed name, with its parts."""
+def score_name(
+    query: Query,
+    name: IndexedName,
+    index: NameIndex | None = None,
+    memo: dict[tuple[str, str], tuple[float, str]] | None = None,
+) -> NameScore:
+    """Similarity in [0, 1] between a prepared query and one listed name, with its parts.
+    ``memo`` holds word-pair similarities already computed (default: the query's own)."""
     string_sim = max(
         jaro_winkler(query.joined, name.joined),
         jaro_winkler(query.sorted_joined, name.sorted_joined),
@@ -468,7 +557,8 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
         exact_pairs = [TokenPair(t, t, 1.0, "exact") for t in qt]
         return NameScore(1.0, 1.0, 1.0, 1.0, string_sim, exact_pairs, [], [], None)
     abjad = query.norm.abjad
-    memo = query.memo
+    if memo is None:
+        memo = query.memo
     candidates: list[tuple[float, int, int, str]] = []
     for i, a in enumerate(qt):
         for j, b in enumerate(nt):
@@ -505,14 +595,14 @@ def score_name(query: Query, name: IndexedName, index: NameIndex | None = None) 
     token_score = (k * name_cov + query_cov) / (k + 1)
     score = 0.75 * token_score + 0.25 * string_sim
     rule = None
-    if string_sim >= 0.97 and string_sim > score and len(qt) != len(nt):
+    if string_sim >= JOINED_SIMILARITY and string_sim > score and len(qt) != len(nt):
         score = string_sim  # same letters, different spacing (xi jin ping / xi jinping)
-        rule = "joined: the names (nearly) agree once spaces are removed"
+        rule = RULE_JOINED
     unmatched_q = [t for i, t in enumerate(qt) if i not in used_q]
     unmatched_n = [t for j, t in enumerate(nt) if j not in used_n]
     if rule is None and not rare_matched and (unmatched_q or unmatched_n):
-        score = min(score, 0.5)
-        rule = "common-tokens: only common words matched, other words differ; capped at 0.5"
+        score = min(score, COMMON_CAP)
+        rule = RULE_COMMON
     return NameScore(
         max(0.0, min(1.0, score)),
         token_score,
