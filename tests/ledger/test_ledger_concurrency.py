@@ -186,7 +186,11 @@ def test_verify_sees_one_consistent_snapshot_while_others_write(ledger: Ledger) 
     for process in writers:
         process.start()
     try:
-        time.sleep(0.3)
+        # Wait until the writers are writing (on a loaded machine forking and warming up can
+        # take longer than any fixed sleep), so that every verify below races real writes.
+        deadline = time.monotonic() + 60
+        while ledger.verify_audit().records <= 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         for _ in range(5):
             report = ledger.verify_audit()
             assert report.intact, report.problems
