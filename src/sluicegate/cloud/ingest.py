@@ -44,6 +44,19 @@ FIELDS = (
     "network_gbps",
 )
 NUMERIC = ("count", "seconds", "utilization", "network_gbps")
+NUMERIC_TYPES = frozenset(
+    {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "FLOAT",
+        "DOUBLE",
+    }
+)
 TEXT = ("account", "job", "accelerator", "parent_job", "domain", "precision")
 DAY_US = 86_400_000_000
 SeenLookup = Callable[[list[str]], set[str]]
@@ -317,7 +330,11 @@ def _duck_source(
                 ts = f"TRY_CAST(CAST({raw} AS VARCHAR) AS TIMESTAMPTZ)"
             selects += [f"({raw}) IS NULL AS ts_missing", f"epoch_us({ts}) AS ts_us"]
         elif f in NUMERIC:
-            selects += [f"({raw}) IS NULL AS {f}_missing", f"TRY_CAST({raw} AS DOUBLE) AS {f}_num"]
+            # a column already numeric converts exactly and cannot fail: a plain CAST keeps
+            # its statistics, so DuckDB can skip range checks that the row groups guarantee
+            numeric = dtype in NUMERIC_TYPES
+            value = f"CAST({ref} AS DOUBLE)" if numeric else f"TRY_CAST({raw} AS DOUBLE)"
+            selects += [f"({raw}) IS NULL AS {f}_missing", f"{value} AS {f}_num"]
         else:
             # text is taken literally (no trimming or case folding: it keeps DuckDB's
             # dictionary vectors, which makes grouping fast); '' counts as missing
@@ -455,8 +472,13 @@ def _duck_estimates_sql(config: CloudConfig) -> str:
     bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
     cap_unit = repr(config.estimate.capacity_unit)
     base = "((count_num * seconds_num) * peak)"
+    # the utilisation used: the measured one, else the default of each estimate; written as
+    # measured-or-0 plus missing x default (exactly the same number) so that the NULL test
+    # runs once per row rather than once per estimate
+    filled = "coalesce(utilization_num, 0.0)"
+    missing = "CAST(utilization_num IS NULL AS DOUBLE)"
     parts = [
-        f"CAST(floor({base} * coalesce(utilization_num, {default!r}) / {unit} + 0.5) AS BIGINT)"
+        f"CAST(floor({base} * ({filled} + {missing} * {default!r}) / {unit} + 0.5) AS BIGINT)"
         f" AS {name}"
         for name, default in (
             ("ops_low", util.low),
@@ -536,16 +558,17 @@ def aggregate_duckdb(
             SELECT file_idx, rn, {_duck_reason_sql(config)} AS reason
             FROM normalised WHERE NOT coalesce({ok}, false)"""
         )
-        # only rows that pass every check reach the estimates, so they need no guards
-        con.execute(
-            f"""CREATE TEMP VIEW estimated AS
-            SELECT file_idx, rn, account, job, accelerator, precision, domain, parent_job, ts_us,
-                   utilization_num, network_gbps_num,
+        # only rows that pass every check reach the estimates, so they need no guards;
+        # ``unchecked`` is the same without the checks, used once a pass has shown that every
+        # row of the batch passes them
+        estimates = f"""SELECT file_idx, rn, account, job, accelerator, precision, domain,
+                   parent_job, ts_us, utilization_num, network_gbps_num,
                    CAST(count_num AS BIGINT) AS count,
                    CAST(floor(seconds_num * 1e6 + 0.5) AS BIGINT) AS dur_us,
                    {_duck_estimates_sql(config)}
-            FROM normalised WHERE {ok}"""
-        )
+            FROM normalised"""
+        con.execute(f"CREATE TEMP VIEW estimated AS {estimates} WHERE {ok}")
+        con.execute(f"CREATE TEMP VIEW unchecked AS {estimates}")
         rows_duplicate = 0
         new_fps: list[str] = []
         source = "estimated"
@@ -602,13 +625,19 @@ def aggregate_duckdb(
                    CAST(sum(ops_low) AS BIGINT) AS ops_low,
                    CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
                    CAST(sum(ops_high) AS BIGINT) AS ops_high,
-                   CAST(sum(CASE WHEN domain IN ('bio', 'Bio', 'BIO') THEN ops_mid ELSE 0 END)
+                   CAST(coalesce(sum(ops_mid) FILTER (WHERE domain IN ('bio', 'Bio', 'BIO')), 0)
                         AS BIGINT) AS bio_ops_mid,
                    CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
                    min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
                    max(parent_job) AS parent_job
             FROM {source} GROUP BY ALL""",
         )
+        accepted = int(days["rows"].sum()) if days.height else 0
+        if valid_rows < 0:
+            valid_rows = accepted
+        invalid = total_rows - valid_rows
+        if source == "estimated" and invalid == 0:
+            source = "unchecked"  # every row passed: the second pass need not check again
         capacity = _duck_frame(
             con,
             f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
@@ -617,10 +646,6 @@ def aggregate_duckdb(
                    max(network_gbps_num) AS network_gbps
             FROM {source} GROUP BY ALL""",
         )
-        accepted = int(days["rows"].sum()) if days.height else 0
-        if valid_rows < 0:
-            valid_rows = accepted
-        invalid = total_rows - valid_rows
         if invalid:
             listed = _duck_list_rejects(con, paths, mappers, rejects)
             if listed != invalid:  # every input row is accepted or listed, never lost
