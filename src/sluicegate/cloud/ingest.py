@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,7 +297,11 @@ def _duck_source(
     else:
         table, rejects = _read_jsonl(path, file_idx)
         name = f"jsonl_{file_idx}"
-        con.register(name, table)
+        # a table of the database (not a registered view of this connection), so that the
+        # second cursor of ``aggregate_duckdb`` sees it too
+        con.register(f"{name}_arrow", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
         scan = name
         rn_expr = "rn"
         n_rows = table.num_rows
@@ -545,7 +550,7 @@ def aggregate_duckdb(
             raise TelemetryError("no telemetry files given")
         union = " UNION ALL ".join(f"({s})" for s in sources)
         con.execute(
-            f"""CREATE TEMP VIEW normalised AS
+            f"""CREATE VIEW normalised AS
             SELECT *, {peak_sql} AS peak
             FROM (SELECT *, {chip_sql} AS chip FROM ({union}))"""
         )
@@ -554,7 +559,7 @@ def aggregate_duckdb(
         # accepted when it is TRUE and rejected when it is FALSE or NULL
         ok = _duck_ok_sql(config)
         con.execute(
-            f"""CREATE TEMP VIEW rejected AS
+            f"""CREATE VIEW rejected AS
             SELECT file_idx, rn, {_duck_reason_sql(config)} AS reason
             FROM normalised WHERE NOT coalesce({ok}, false)"""
         )
@@ -567,8 +572,8 @@ def aggregate_duckdb(
                    CAST(floor(seconds_num * 1e6 + 0.5) AS BIGINT) AS dur_us,
                    {_duck_estimates_sql(config)}
             FROM normalised"""
-        con.execute(f"CREATE TEMP VIEW estimated AS {estimates} WHERE {ok}")
-        con.execute(f"CREATE TEMP VIEW unchecked AS {estimates}")
+        con.execute(f"CREATE VIEW estimated AS {estimates} WHERE {ok}")
+        con.execute(f"CREATE VIEW unchecked AS {estimates}")
         rows_duplicate = 0
         new_fps: list[str] = []
         source = "estimated"
@@ -618,34 +623,63 @@ def aggregate_duckdb(
             )
             source = "kept"
         bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
-        days = _duck_frame(
-            con,
-            f"""SELECT account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
-                   CAST(count(*) AS BIGINT) AS rows,
-                   CAST(sum(ops_low) AS BIGINT) AS ops_low,
-                   CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
-                   CAST(sum(ops_high) AS BIGINT) AS ops_high,
-                   CAST(coalesce(sum(ops_mid) FILTER (WHERE domain IN ('bio', 'Bio', 'BIO')), 0)
-                        AS BIGINT) AS bio_ops_mid,
-                   CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
-                   min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
-                   max(parent_job) AS parent_job
-            FROM {source} GROUP BY ALL""",
-        )
+
+        def capacity_sql(rows: str) -> str:
+            return f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
+                   CAST(sum(cap_units) AS BIGINT) AS capacity_units,
+                   CAST(sum(cap_accel_s) AS BIGINT) AS accelerator_seconds,
+                   max(network_gbps_num) AS network_gbps
+            FROM {rows} GROUP BY ALL"""
+
+        # The capacity pass starts at once on a second cursor, without the checks (the
+        # cheaper plan), sharing DuckDB's threads with the days pass; its result is kept only
+        # if the days pass then shows that every row passed the checks. Otherwise (or if the
+        # unchecked arithmetic failed on a bad row) it is run again with the checks.
+        early: dict[str, Any] = {}
+        cursor = worker = None
+        if source == "estimated":
+            cursor = con.cursor()
+
+            def capacity_early() -> None:
+                try:
+                    early["frame"] = _duck_frame(cursor, capacity_sql("unchecked"))
+                except Exception as exc:  # duckdb raises its own error classes
+                    early["error"] = exc
+
+            worker = threading.Thread(target=capacity_early, name="sluice-capacity", daemon=True)
+            worker.start()
+        try:
+            days = _duck_frame(
+                con,
+                f"""SELECT account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
+                       CAST(count(*) AS BIGINT) AS rows,
+                       CAST(sum(ops_low) AS BIGINT) AS ops_low,
+                       CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
+                       CAST(sum(ops_high) AS BIGINT) AS ops_high,
+                       CAST(coalesce(sum(ops_mid) FILTER (WHERE domain IN ('bio', 'Bio', 'BIO')),
+                                     0) AS BIGINT) AS bio_ops_mid,
+                       CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
+                       min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
+                       max(parent_job) AS parent_job
+                FROM {source} GROUP BY ALL""",
+            )
+        except BaseException:
+            if cursor is not None:
+                cursor.interrupt()
+            raise
+        finally:
+            if worker is not None:
+                worker.join()
+            if cursor is not None:
+                cursor.close()
         accepted = int(days["rows"].sum()) if days.height else 0
         if valid_rows < 0:
             valid_rows = accepted
         invalid = total_rows - valid_rows
-        if source == "estimated" and invalid == 0:
-            source = "unchecked"  # every row passed: the second pass need not check again
-        capacity = _duck_frame(
-            con,
-            f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
-                   CAST(sum(cap_units) AS BIGINT) AS capacity_units,
-                   CAST(sum(cap_accel_s) AS BIGINT) AS accelerator_seconds,
-                   max(network_gbps_num) AS network_gbps
-            FROM {source} GROUP BY ALL""",
-        )
+        if invalid == 0 and "frame" in early:
+            capacity = early["frame"]
+        else:
+            capacity = _duck_frame(con, capacity_sql(source))
         if invalid:
             listed = _duck_list_rejects(con, paths, mappers, rejects)
             if listed != invalid:  # every input row is accepted or listed, never lost
