@@ -642,7 +642,9 @@ def aggregate_duckdb(
 
             def capacity_early() -> None:
                 try:
-                    early["frame"] = _duck_frame(cursor, capacity_sql("unchecked"))
+                    early["frame"] = canonical_capacity(
+                        _duck_frame(cursor, capacity_sql("unchecked"))
+                    )
                 except Exception as exc:  # duckdb raises its own error classes
                     early["error"] = exc
 
@@ -663,6 +665,7 @@ def aggregate_duckdb(
                        max(parent_job) AS parent_job
                 FROM {source} GROUP BY ALL""",
             )
+            days = canonical_days(days)  # while the capacity pass may still be running
         except BaseException:
             if cursor is not None:
                 cursor.interrupt()
@@ -679,7 +682,7 @@ def aggregate_duckdb(
         if invalid == 0 and "frame" in early:
             capacity = early["frame"]
         else:
-            capacity = _duck_frame(con, capacity_sql(source))
+            capacity = canonical_capacity(_duck_frame(con, capacity_sql(source)))
         if invalid:
             listed = _duck_list_rejects(con, paths, mappers, rejects)
             if listed != invalid:  # every input row is accepted or listed, never lost
@@ -692,8 +695,8 @@ def aggregate_duckdb(
     rejects = [Reject(r.file, r.row, _suggest(r.reason)) for r in rejects]
     rejects.sort(key=lambda r: (str(r.file), r.row))
     return Aggregates(
-        days=canonical_days(days),
-        capacity=canonical_capacity(capacity),
+        days=days,
+        capacity=capacity,
         rejects=rejects,
         rows_read=rows_read,
         rows_accepted=accepted,
