@@ -126,6 +126,19 @@ def generate(
         order = np.argsort(ts, kind="stable")
         return job[order], ts[order]
 
+    pending: list[pa.Table] = []  # rows not yet written: row groups are all row_group long
+
+    def flush(writer: pq.ParquetWriter, final: bool = False) -> None:
+        table = pa.concat_tables(pending) if pending else None
+        pending.clear()
+        if table is None:
+            return
+        full = table.num_rows if final else table.num_rows - table.num_rows % row_group
+        if full:
+            writer.write_table(table.slice(0, full), row_group_size=row_group)
+        if full < table.num_rows:
+            pending.append(table.slice(full))
+
     with pq.ParquetWriter(path, schema, compression="snappy") as writer:
         done = 0
         pieces = iter(slices)
@@ -165,8 +178,11 @@ def generate(
                 },
                 schema=schema,
             )
-            writer.write_table(table, row_group_size=row_group)
+            pending.append(table)
+            if sum(t.num_rows for t in pending) >= row_group:
+                flush(writer)
             done += n
+        flush(writer, final=True)
     return time.perf_counter() - started
 
 
@@ -185,10 +201,12 @@ def layout_of(path: Path) -> dict[str, Any]:
     ordered = all(
         a is not None and b is not None and a.max <= b.min for a, b in itertools.pairwise(ts)
     )
+    sizes = sorted(g.num_rows for g in groups)
     return {
         "rows": meta.num_rows,
         "row_groups": meta.num_row_groups,
-        "rows_per_group": groups[0].num_rows if groups else 0,
+        "rows_per_group": sizes[len(sizes) // 2] if sizes else 0,  # the median
+        "smallest_group": sizes[0] if sizes else 0,
         "bytes": path.stat().st_size,
         "row_groups_in_time_order": ordered,
         "columns": columns,
