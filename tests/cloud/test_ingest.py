@@ -160,3 +160,47 @@ def test_capacity_is_counted_in_the_hour_a_row_starts_for_at_most_an_hour(tmp_pa
     assert cap["accelerator_seconds"].to_list() == [100 * 1800 + 50 * 1800, 100 * 3600]
     peak = catalogue()["nvidia-h100-sxm"]["peak_ops_per_s"]["bf16"]
     assert cap["capacity_units"][1] * 1e9 == pytest.approx(100 * peak, rel=1e-9)
+
+
+AWKWARD = {
+    "timestamp": ["2025-03-01T00:00:00Z", "2025-03-01T10:30:00+02:00", "", "yesterday"],
+    "account": ["a", "b", ""],
+    "job": ["j", "k", ""],
+    "accelerator": ["nvidia-h100-sxm", "nvidia-rtx-4090d", "nvidia-h1000", ""],
+    "count": ["8", "1", "0", "-3", "2.5", "1e7", "10000001", "nan", "inf", "abc", ""],
+    "seconds": ["3600", "0", "-0", "-1", "31622400", "31622401", "nan", "inf", "-inf", "x", ""],
+    "utilization": ["", "0.5", "1", "0", "1.0001", "-0.2", "nan", "inf", "x"],
+    "parent_job": ["", "j", "k", "base"],
+    "domain": ["", "bio"],
+    "precision": ["", "fp8", "FP8", "Fp8", "fp4", "bf16"],
+    "network_gbps": ["", "400", "0", "-1", "nan", "inf", "x"],
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_fast_checks_accept_exactly_the_rows_without_a_reason(
+    tmp_path: Path, dask_client: Any, seed: int
+) -> None:
+    """DuckDB accepts a row by one conjunction and names reasons by a separate CASE; the
+    pandas engine (under Dask) decides each row independently. On awkward values (NaN,
+    infinities, negative zero, bounds, spellings of precision) they must agree row by row."""
+    import random
+
+    rng = random.Random(seed)
+    fields = list(AWKWARD)
+    valid = {f: values[0] for f, values in AWKWARD.items()}
+    lines = [",".join(fields)]
+    for _ in range(400):  # a valid row with up to two fields set to awkward values
+        values = dict(valid)
+        for f in rng.sample(fields, rng.choice([0, 1, 1, 2])):
+            values[f] = rng.choice(AWKWARD[f])
+        lines.append(",".join(values[f] for f in fields))
+    path = tmp_path / f"awkward-{seed}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    duck = aggregate([str(path)])
+    dask = aggregate([str(path)], engine="dask", client=dask_client)
+    assert duck.rows_read == dask.rows_read == 400
+    assert 0 < duck.rows_accepted < 400
+    assert duck.rejects == dask.rejects
+    assert duck.days.equals(dask.days)
+    assert duck.capacity.equals(dask.capacity)

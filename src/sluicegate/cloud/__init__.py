@@ -3,7 +3,8 @@
 Public API: :func:`check_customer` (KYC outcome with trace and citations), :func:`load_customers`,
 :func:`run_monitor` (telemetry batch -> alerts, state in the project database),
 :func:`aggregate` (the DuckDB / Dask aggregation alone), :func:`compute_alerts`,
-:func:`load_config` (thresholds as data). The CLI verbs ``sluice cloud kyc`` and
+:func:`load_config` (thresholds as data), :func:`with_reform` (the same under a reform, as
+``--reform`` reads it). The CLI verbs ``sluice cloud kyc`` and
 ``sluice cloud monitor`` live in ``commands.py``. Depends on ``regimes`` (tiers, catalogue,
 the 4E091 threshold) and ``screening`` (restricted parties, called only by ``kyc._screen_party``).
 """
@@ -15,7 +16,7 @@ from sluicegate.cloud.customers import Customer, CustomerError, load_customers, 
 from sluicegate.cloud.ingest import Aggregates, Reject, TelemetryError, aggregate
 from sluicegate.cloud.kyc import ScreeningUnavailable, check_customer
 from sluicegate.cloud.monitor import MonitorResult, account_info, run_monitor
-from sluicegate.cloud.thresholds import CloudConfig, load_config
+from sluicegate.cloud.thresholds import CloudConfig, ReformNotApplicable, load_config, with_reform
 
 __all__ = [
     "AccountInfo",
@@ -25,6 +26,7 @@ __all__ = [
     "CustomerError",
     "MonitorResult",
     "Owner",
+    "ReformNotApplicable",
     "Reject",
     "ScreeningUnavailable",
     "TelemetryError",
@@ -36,4 +38,5 @@ __all__ = [
     "load_customers",
     "parse_customer",
     "run_monitor",
+    "with_reform",
 ]

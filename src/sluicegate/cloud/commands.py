@@ -30,6 +30,29 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
 
+ReformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reform",
+        help="Run under a reform: a YAML file, or the name of a shipped reform (as `sluice "
+        "decide --reform`); it changes the 4E091 threshold and the tiers the checks read.",
+    ),
+]
+
+
+def _config(reform: str | None) -> Any:
+    """The cloud configuration, under ``--reform`` if given (exit 2 with the reason if not usable)."""
+    from sluicegate.cloud.thresholds import ReformNotApplicable, load_config, with_reform
+
+    if reform is None:
+        return load_config()
+    try:
+        return with_reform(reform)
+    except ReformNotApplicable as exc:
+        _err(f"--reform: {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
 @cloud_app.command("kyc")
 def kyc_command(
     source: Annotated[
@@ -47,15 +70,18 @@ def kyc_command(
             "enhanced-due-diligence).",
         ),
     ] = False,
+    reform: ReformOpt = None,
 ) -> None:
     """Check IaaS customers: identification, screening, headquarters tier and red flags.
 
     One JSON line out per customer: {"account", "outcome", "reasons", "citations", ...}.
 
-    Example: sluice cloud kyc customers.jsonl --as-of 2025-03-01
+    Example: sluice cloud kyc customers.jsonl --as-of 2025-03-01 --reform weights-threshold-1e25
     """
     from sluicegate.cloud.customers import CustomerError, parse_customer, read_customer_records
     from sluicegate.cloud.kyc import ScreeningUnavailable, check_customer
+
+    config = _config(reform)
 
     date = None
     if as_of:
@@ -77,7 +103,9 @@ def kyc_command(
                 invalid = True
                 typer.echo(_dumps(exc.to_json()))
                 continue
-            result = check_customer(customer, as_of=date, skip_screening=skip_screening)
+            result = check_customer(
+                customer, as_of=date, config=config, skip_screening=skip_screening
+            )
             typer.echo(_dumps(result))
     except ScreeningUnavailable as exc:
         _err(str(exc))
@@ -164,6 +192,7 @@ def monitor_command(
     table: Annotated[
         bool, typer.Option("--table", help="Also print the alerts as a table on stderr.")
     ] = False,
+    reform: ReformOpt = None,
 ) -> None:
     """Estimate training compute from accelerator telemetry and alert on thresholds.
 
@@ -172,6 +201,9 @@ def monitor_command(
     so successive batches add up and a row sent twice counts once.
 
     Example: sluice cloud monitor usage-*.parquet --customers customers.jsonl --rejects bad.jsonl
+
+    With --reform the alerts use the reform's thresholds and tiers, carry its id and content
+    hash in evidence.reform, and the hash is recorded with the batch in the state database.
     """
     from sluicegate.cloud.customers import load_customers
     from sluicegate.cloud.ingest import TelemetryError
@@ -180,6 +212,7 @@ def monitor_command(
     if engine not in ("duckdb", "dask"):
         _err(f"--engine: {engine!r} is not one of duckdb, dask")
         raise typer.Exit(EXIT_INVALID)
+    config = _config(reform)
     customer_records: list[Any] = []
     if customers is not None:
         try:
@@ -201,6 +234,7 @@ def monitor_command(
             stateless=stateless,
             projection_days=projection_days,
             window_days=window_days,
+            config=config,
         )
     except TelemetryError as exc:
         _err(f"{exc} (nothing was recorded)")
@@ -220,6 +254,11 @@ def monitor_command(
         f"rejected, {s['rows_duplicate']} duplicate; {s['jobs']} jobs in {s['accounts']} "
         f"accounts; {s['alerts']} alert(s)"
         + (f"; rejects in {rejects}" if rejects is not None and result.rejects else "")
+        + (
+            f"; under reform {s['reform']['id']} (hash {s['reform']['reform_hash']})"
+            if s.get("reform")
+            else ""
+        )
     )
     if table or sys.stderr.isatty():
         _alert_table(result.alerts)

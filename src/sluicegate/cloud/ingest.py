@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,19 @@ FIELDS = (
     "network_gbps",
 )
 NUMERIC = ("count", "seconds", "utilization", "network_gbps")
+NUMERIC_TYPES = frozenset(
+    {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "FLOAT",
+        "DOUBLE",
+    }
+)
 TEXT = ("account", "job", "accelerator", "parent_job", "domain", "precision")
 DAY_US = 86_400_000_000
 SeenLookup = Callable[[list[str]], set[str]]
@@ -250,19 +264,22 @@ def _suggest(reason: str) -> str:
 # --------------------------------------------------------------------------- DuckDB engine
 
 
-def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, list[Reject], Any]:
-    """SQL for one file's rows (file_idx, rn, raw fields normalised), its parse rejects, and a
-    function mapping rn to the reported row number."""
+def _duck_source(
+    con: Any, file_idx: int, path: str, fmt: str
+) -> tuple[str, list[Reject], Callable[[int], int], int]:
+    """SQL for one file's rows (file_idx, rn, raw fields normalised), its parse rejects, a
+    function mapping rn to the reported row number, and how many rows the SQL yields."""
     q = path.replace("'", "''")
     rejects: list[Reject] = []
     mapper: Callable[[int], int] = lambda k: k  # noqa: E731
+    n_rows = -1
     if fmt == "parquet":
         scan = f"read_parquet('{q}', file_row_number=true)"
         rn_expr = "file_row_number + 1"
     elif fmt == "csv":
         scan = f"read_csv('{q}', all_varchar=true, header=true, store_rejects=true)"
         try:
-            con.execute(f"SELECT count(*) FROM {scan}").fetchall()
+            n_rows = int(con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0])
         except Exception as exc:  # duckdb raises its own error classes
             raise TelemetryError(f"{path}: cannot read as CSV: {exc}") from exc
         try:
@@ -280,11 +297,18 @@ def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, lis
     else:
         table, rejects = _read_jsonl(path, file_idx)
         name = f"jsonl_{file_idx}"
-        con.register(name, table)
+        # a table of the database (not a registered view of this connection), so that the
+        # second cursor of ``aggregate_duckdb`` sees it too
+        con.register(f"{name}_arrow", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
         scan = name
         rn_expr = "rn"
+        n_rows = table.num_rows
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        if n_rows < 0:  # Parquet: the row count is in the file's metadata
+            n_rows = int(con.execute(f"SELECT count(*) FROM {scan}").fetchall()[0][0])
     except Exception as exc:
         raise TelemetryError(f"{path}: cannot read as {fmt}: {exc}") from exc
     types = {str(name).lower(): (str(name), str(dtype).upper()) for name, dtype, *_ in described}
@@ -311,7 +335,11 @@ def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, lis
                 ts = f"TRY_CAST(CAST({raw} AS VARCHAR) AS TIMESTAMPTZ)"
             selects += [f"({raw}) IS NULL AS ts_missing", f"epoch_us({ts}) AS ts_us"]
         elif f in NUMERIC:
-            selects += [f"({raw}) IS NULL AS {f}_missing", f"TRY_CAST({raw} AS DOUBLE) AS {f}_num"]
+            # a column already numeric converts exactly and cannot fail: a plain CAST keeps
+            # its statistics, so DuckDB can skip range checks that the row groups guarantee
+            numeric = dtype in NUMERIC_TYPES
+            value = f"CAST({ref} AS DOUBLE)" if numeric else f"TRY_CAST({raw} AS DOUBLE)"
+            selects += [f"({raw}) IS NULL AS {f}_missing", f"{value} AS {f}_num"]
         else:
             # text is taken literally (no trimming or case folding: it keeps DuckDB's
             # dictionary vectors, which makes grouping fast); '' counts as missing
@@ -319,58 +347,157 @@ def _duck_source(con: Any, file_idx: int, path: str, fmt: str) -> tuple[str, lis
             if f in ("parent_job", "precision", "domain"):
                 value = f"NULLIF({value}, '')"
             selects.append(f"{value} AS {f}")
-    return f"SELECT {', '.join(selects)} FROM {scan}", rejects, mapper
+    return f"SELECT {', '.join(selects)} FROM {scan}", rejects, mapper, n_rows
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _duck_peaks(config: CloudConfig) -> tuple[list[str], str, str]:
+    """The dense-peak lookup: DDL to run, SQL of a row's chip code and of its peak.
+
+    Catalogue ids and precision spellings become DuckDB ENUM types, so a row's accelerator and
+    precision turn into small integers (cheap: DuckDB casts a Parquet dictionary once per
+    distinct value, not per row) that index constant lists of peaks: no join and no per-row
+    string work. The default precision's peaks are a list by chip; the explicit precisions'
+    a list by (chip, precision), read only for rows that give a precision. An accelerator
+    outside the catalogue has no chip code; a precision the catalogue does not list for that
+    chip has no peak; both are rejected (``_duck_checks``)."""
+    table = peak_table(config)
+    chips = known_accelerators()
+    precisions = sorted({p for p in table["precision"].to_list() if p}) or ["?"]
+    chip_code = {c: i for i, c in enumerate(chips)}
+    prec_code = {p: i for i, p in enumerate(precisions)}
+    default: list[float | None] = [None] * len(chips)
+    given: list[float | None] = [None] * (len(chips) * len(precisions))
+    for accelerator, precision, peak in table.iter_rows():
+        if precision == "":
+            default[chip_code[accelerator]] = peak
+        else:
+            given[chip_code[accelerator] * len(precisions) + prec_code[precision]] = peak
+
+    def array(values: list[float | None]) -> str:
+        items = ", ".join("NULL" if v is None else repr(float(v)) for v in values)
+        return f"(CAST([{items}] AS DOUBLE[]))"
+
+    ddl = [
+        f"CREATE TYPE sluice_chip AS ENUM ({', '.join(map(_sql_text, chips))})",
+        f"CREATE TYPE sluice_precision AS ENUM ({', '.join(map(_sql_text, precisions))})",
+    ]
+    chip = "CAST(enum_code(TRY_CAST(accelerator AS sluice_chip)) AS INTEGER)"
+    prec = "CAST(enum_code(TRY_CAST(precision AS sluice_precision)) AS INTEGER)"
+    peak = (
+        f"CASE WHEN precision IS NULL THEN {array(default)}[chip + 1] "
+        f"ELSE {array(given)}[chip * {len(precisions)} + {prec} + 1] END"
+    )
+    return ddl, chip, peak
+
+
+def _duck_checks(config: CloudConfig) -> list[tuple[str, str]]:
+    """(condition that makes a row impossible, SQL of the reason), in the order they are tried.
+
+    The same list gives the cheap ``ok`` flag of the aggregation scan (no condition holds) and
+    the reasons of the rejects pass (the first condition that holds), so the two cannot
+    disagree: a NULL condition counts as not holding in both."""
+    lim = config.estimate.limits
+    max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
+    return [
+        ("account IS NULL OR account = ''", "'account: missing'"),
+        ("job IS NULL OR job = ''", "'job: missing'"),
+        ("ts_missing", "'timestamp: missing'"),
+        ("ts_us IS NULL", "'timestamp: not an ISO 8601 date-time'"),
+        ("accelerator IS NULL OR accelerator = ''", "'accelerator: missing'"),
+        ("chip IS NULL", "'accelerator: unknown catalogue id ''' || accelerator || ''''"),
+        ("count_missing", "'count: missing'"),
+        (
+            "count_num IS NULL OR isnan(count_num) OR count_num <> floor(count_num)"
+            f" OR count_num < 1 OR count_num > {max_count}",
+            f"'count: must be a whole number from 1 to {max_count}'",
+        ),
+        ("seconds_missing", "'seconds: missing'"),
+        (
+            "seconds_num IS NULL OR isnan(seconds_num) OR isinf(seconds_num)",
+            "'seconds: not a number'",
+        ),
+        ("seconds_num < 0", "'seconds: negative'"),
+        (
+            f"seconds_num > {max_seconds}",
+            f"'seconds: more than {max_seconds} in one row is impossible'",
+        ),
+        (
+            "NOT utilization_missing AND (utilization_num IS NULL OR isnan(utilization_num)"
+            " OR utilization_num <= 0 OR utilization_num > 1)",
+            "'utilization: must be a number greater than 0 and at most 1'",
+        ),
+        (
+            "NOT network_gbps_missing AND (network_gbps_num IS NULL OR isnan(network_gbps_num)"
+            " OR isinf(network_gbps_num) OR network_gbps_num < 0)",
+            "'network_gbps: must be a non-negative number'",
+        ),
+        (
+            "peak IS NULL AND precision IS NULL",
+            "'precision: the catalogue has no 16-bit or 32-bit dense peak for '''"
+            " || accelerator || '''; give the precision'",
+        ),
+        (
+            "peak IS NULL",
+            "'precision: no dense peak for ''' || precision || ''' on ''' || accelerator"
+            " || ''' in the catalogue'",
+        ),
+        ("parent_job = job", "'parent_job: a job cannot be its own parent'"),
+    ]
+
+
+def _duck_ok_sql(config: CloudConfig) -> str:
+    """True exactly when no check of ``_duck_checks`` holds, written for speed: a conjunction
+    of comparisons (DuckDB orders NaN above every number, so range tests also refuse NaN), with
+    the implied checks left out (a missing field reads as NULL; an empty accelerator has no
+    chip code). ``tests/cloud/test_ingest.py`` checks the equivalence on awkward values."""
+    lim = config.estimate.limits
+    max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
+    return f"""account <> '' AND job <> '' AND ts_us IS NOT NULL AND chip IS NOT NULL
+      AND count_num >= 1 AND count_num <= {max_count} AND count_num = floor(count_num)
+      AND seconds_num >= 0 AND seconds_num <= {max_seconds}
+      AND (utilization_missing OR (utilization_num > 0 AND utilization_num <= 1))
+      AND (network_gbps_missing OR (network_gbps_num >= 0 AND NOT isinf(network_gbps_num)
+                                    AND NOT isnan(network_gbps_num)))
+      AND peak IS NOT NULL AND (parent_job IS NULL OR parent_job <> job)"""
 
 
 def _duck_reason_sql(config: CloudConfig) -> str:
-    lim = config.estimate.limits
-    max_count, max_seconds = int(lim["max_count"]), int(lim["max_seconds"])
-    return f"""CASE
-      WHEN account IS NULL OR account = '' THEN 'account: missing'
-      WHEN job IS NULL OR job = '' THEN 'job: missing'
-      WHEN ts_missing THEN 'timestamp: missing'
-      WHEN ts_us IS NULL THEN 'timestamp: not an ISO 8601 date-time'
-      WHEN accelerator IS NULL OR accelerator = '' THEN 'accelerator: missing'
-      WHEN known IS NULL THEN 'accelerator: unknown catalogue id ''' || accelerator || ''''
-      WHEN count_missing THEN 'count: missing'
-      WHEN count_num IS NULL OR isnan(count_num) OR count_num <> floor(count_num)
-           OR count_num < 1 OR count_num > {max_count}
-        THEN 'count: must be a whole number from 1 to {max_count}'
-      WHEN seconds_missing THEN 'seconds: missing'
-      WHEN seconds_num IS NULL OR isnan(seconds_num) OR isinf(seconds_num)
-        THEN 'seconds: not a number'
-      WHEN seconds_num < 0 THEN 'seconds: negative'
-      WHEN seconds_num > {max_seconds}
-        THEN 'seconds: more than {max_seconds} in one row is impossible'
-      WHEN NOT utilization_missing AND (utilization_num IS NULL OR isnan(utilization_num)
-           OR utilization_num <= 0 OR utilization_num > 1)
-        THEN 'utilization: must be a number greater than 0 and at most 1'
-      WHEN NOT network_gbps_missing AND (network_gbps_num IS NULL OR isnan(network_gbps_num)
-           OR isinf(network_gbps_num) OR network_gbps_num < 0)
-        THEN 'network_gbps: must be a non-negative number'
-      WHEN peak IS NULL AND precision IS NULL
-        THEN 'precision: the catalogue has no 16-bit or 32-bit dense peak for '''
-             || accelerator || '''; give the precision'
-      WHEN peak IS NULL
-        THEN 'precision: no dense peak for ''' || precision || ''' on ''' || accelerator
-             || ''' in the catalogue'
-      WHEN parent_job = job THEN 'parent_job: a job cannot be its own parent'
-      ELSE NULL END"""
+    whens = "\n".join(f"WHEN {c} THEN {m}" for c, m in _duck_checks(config))
+    return f"CASE\n{whens}\nELSE NULL END"
 
 
 def _duck_estimates_sql(config: CloudConfig) -> str:
+    """Per-row integer estimates of an accepted row (same arithmetic as ``_pandas_checked``)."""
     util = config.estimate.utilization
     unit = repr(config.estimate.operations_unit)
-    base = "((c_ok * s_ok) * peak)"
-    parts = []
-    for name, default in (
-        ("ops_low", util.low),
-        ("ops_mid", util.default),
-        ("ops_high", util.high),
-    ):
-        parts.append(
-            f"CAST(floor({base} * coalesce(u_ok, {default!r}) / {unit} + 0.5) AS BIGINT) AS {name}"
+    bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
+    cap_unit = repr(config.estimate.capacity_unit)
+    base = "((count_num * seconds_num) * peak)"
+    # the utilisation used: the measured one, else the default of each estimate; written as
+    # measured-or-0 plus missing x default (exactly the same number) so that the NULL test
+    # runs once per row rather than once per estimate
+    filled = "coalesce(utilization_num, 0.0)"
+    missing = "CAST(utilization_num IS NULL AS DOUBLE)"
+    parts = [
+        f"CAST(floor({base} * ({filled} + {missing} * {default!r}) / {unit} + 0.5) AS BIGINT)"
+        f" AS {name}"
+        for name, default in (
+            ("ops_low", util.low),
+            ("ops_mid", util.default),
+            ("ops_high", util.high),
         )
+    ]
+    capped = f"least(seconds_num * 1e6, {bucket_us})"
+    parts += [
+        "CAST(floor(count_num * seconds_num + 0.5) AS BIGINT) AS accel_s",
+        f"CAST(floor(((count_num * peak) * {capped}) / {bucket_us}.0 / {cap_unit} + 0.5)"
+        " AS BIGINT) AS cap_units",
+        f"CAST(floor(count_num * {capped} / 1e6 + 0.5) AS BIGINT) AS cap_accel_s",
+    ]
     return ", ".join(parts)
 
 
@@ -384,7 +511,13 @@ def aggregate_duckdb(
     temp_directory: str | None = None,
 ) -> Aggregates:
     """Aggregate telemetry files with DuckDB (out of core). ``seen`` turns on de-duplication:
-    it receives the batch's row fingerprints and returns those already processed earlier."""
+    it receives the batch's row fingerprints and returns those already processed earlier.
+
+    Plan (see docs/cloud.md, "Performance"): each aggregation query streams the files once,
+    reading only the columns it uses; a row's checks reduce to one boolean (``ok``) computed
+    without building any text; rows that fail are only counted (input rows minus accepted
+    rows), and only when that count is not zero does a further pass build their reasons. The
+    validated table is never materialised."""
     import duckdb
 
     config = config or load_config()
@@ -401,62 +534,51 @@ def aggregate_duckdb(
         # Parquet and JSON Lines carry their own, and dropping the order frees the scheduler
         keep_order = any(_format_of(str(p)) == "csv" for p in paths)
         con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
-        peaks = peak_table(config).to_arrow()
-        con.register("peaks", peaks)
-        con.register("chips", pa.table({"accelerator": known_accelerators()}))
-        sources, rejects, mappers = [], [], {}
+        peak_ddl, chip_sql, peak_sql = _duck_peaks(config)
+        for statement in peak_ddl:
+            con.execute(statement)
+        sources, rejects, mappers, total_rows = [], [], {}, 0
         for idx, path in enumerate(paths):
-            sql, parse_rejects, mapper = _duck_source(con, idx, str(path), _format_of(str(path)))
+            sql, parse_rejects, mapper, n_rows = _duck_source(
+                con, idx, str(path), _format_of(str(path))
+            )
             sources.append(sql)
             rejects += parse_rejects
             mappers[idx] = mapper
+            total_rows += n_rows
         if not sources:
             raise TelemetryError("no telemetry files given")
         union = " UNION ALL ".join(f"({s})" for s in sources)
         con.execute(
-            f"""CREATE TEMP VIEW normalised AS
-            SELECT s.*, c.accelerator AS known, p.peak
-            FROM ({union}) s
-            LEFT JOIN chips c ON c.accelerator = s.accelerator
-            LEFT JOIN peaks p ON p.accelerator = s.accelerator
-                             AND p.precision = coalesce(s.precision, '')"""
+            f"""CREATE VIEW normalised AS
+            SELECT *, {peak_sql} AS peak
+            FROM (SELECT *, {chip_sql} AS chip FROM ({union}))"""
         )
+        # ``ok`` is a plain conjunction, so that DuckDB can split it, push parts into the
+        # Parquet scan and drop those the row groups' statistics already guarantee; a row is
+        # accepted when it is TRUE and rejected when it is FALSE or NULL
+        ok = _duck_ok_sql(config)
         con.execute(
-            f"CREATE TEMP VIEW checked AS SELECT *, {_duck_reason_sql(config)} AS reason "
-            "FROM normalised"
+            f"""CREATE VIEW rejected AS
+            SELECT file_idx, rn, {_duck_reason_sql(config)} AS reason
+            FROM normalised WHERE NOT coalesce({ok}, false)"""
         )
-        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
-        cap_unit = repr(config.estimate.capacity_unit)
-        # Estimates are computed on bounded copies of the inputs (c_ok, s_ok, u_ok), equal to
-        # the inputs on rows that pass the checks, so an impossible row (inf seconds) cannot
-        # overflow; its estimates are discarded with it (ok is false).
-        lim = config.estimate.limits
-        con.execute(
-            f"""CREATE TEMP VIEW estimated AS
-            SELECT file_idx, rn, reason, reason IS NULL AS ok, account, job, accelerator,
-                   precision, domain, parent_job, ts_us, utilization_num, network_gbps_num,
-                   CAST(c_ok AS BIGINT) AS count,
-                   CAST(floor(s_ok * 1e6 + 0.5) AS BIGINT) AS dur_us,
-                   {_duck_estimates_sql(config)},
-                   CAST(floor(c_ok * s_ok + 0.5) AS BIGINT) AS accel_s,
-                   CAST(floor(((c_ok * peak) * least(s_ok * 1e6, {bucket_us})) / {bucket_us}.0
-                       / {cap_unit} + 0.5) AS BIGINT) AS cap_units,
-                   CAST(floor(c_ok * least(s_ok * 1e6, {bucket_us}) / 1e6 + 0.5) AS BIGINT)
-                       AS cap_accel_s
-            FROM (SELECT *,
-                    CASE WHEN count_num >= 1 AND count_num <= {int(lim["max_count"])}
-                         THEN count_num ELSE 0 END AS c_ok,
-                    CASE WHEN seconds_num >= 0 AND seconds_num <= {int(lim["max_seconds"])}
-                         THEN seconds_num ELSE 0 END AS s_ok,
-                    CASE WHEN utilization_num > 0 AND utilization_num <= 1
-                         THEN utilization_num END AS u_ok
-                  FROM checked)"""
-        )
+        # only rows that pass every check reach the estimates, so they need no guards;
+        # ``unchecked`` is the same without the checks, used once a pass has shown that every
+        # row of the batch passes them
+        estimates = f"""SELECT file_idx, rn, account, job, accelerator, precision, domain,
+                   parent_job, ts_us, utilization_num, network_gbps_num,
+                   CAST(count_num AS BIGINT) AS count,
+                   CAST(floor(seconds_num * 1e6 + 0.5) AS BIGINT) AS dur_us,
+                   {_duck_estimates_sql(config)}
+            FROM normalised"""
+        con.execute(f"CREATE VIEW estimated AS {estimates} WHERE {ok}")
+        con.execute(f"CREATE VIEW unchecked AS {estimates}")
         rows_duplicate = 0
         new_fps: list[str] = []
         source = "estimated"
+        valid_rows = -1
         if seen is not None:
-            _duck_list_rejects(con, paths, mappers, rejects)
             con.execute(
                 """CREATE TEMP TABLE fp AS SELECT *, md5(concat_ws('|',
                     CAST(ts_us AS VARCHAR), account, job, accelerator, CAST(count AS VARCHAR),
@@ -466,8 +588,9 @@ def aggregate_duckdb(
                     coalesce(CAST(CAST(floor(network_gbps_num * 1e3 + 0.5) AS BIGINT) AS VARCHAR), '')
                 )) AS fingerprint,
                 row_number() OVER (PARTITION BY 1 ORDER BY file_idx, rn) AS ord
-                FROM estimated WHERE ok"""
+                FROM estimated"""
             )
+            valid_rows = int(con.execute("SELECT count(*) FROM fp").fetchall()[0][0])
             con.execute(
                 """CREATE TEMP TABLE fp_first AS SELECT fingerprint, min(ord) AS first_ord
                    FROM fp GROUP BY fingerprint"""
@@ -499,44 +622,81 @@ def aggregate_duckdb(
                    WHERE f.fingerprint NOT IN (SELECT fingerprint FROM seen_fp)"""
             )
             source = "kept"
-        # per (account, job, day), with the count of bad rows from the same scan
-        grouped = con.sql(
-            f"""SELECT ok, account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
-                   CAST(count(*) AS BIGINT) AS rows,
-                   CAST(sum(ops_low) AS BIGINT) AS ops_low,
-                   CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
-                   CAST(sum(ops_high) AS BIGINT) AS ops_high,
-                   CAST(sum(CASE WHEN domain IN ('bio', 'Bio', 'BIO') THEN ops_mid ELSE 0 END)
-                        AS BIGINT) AS bio_ops_mid,
-                   CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
-                   min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
-                   max(parent_job) AS parent_job
-            FROM {source} GROUP BY ALL"""
-        ).to_arrow_table()
-        table = pl.from_arrow(grouped)
-        assert isinstance(table, pl.DataFrame)
-        bad_count = int(table.filter(~pl.col("ok"))["rows"].sum())
-        if seen is None and bad_count:
-            _duck_list_rejects(con, paths, mappers, rejects)
-        days = table.filter(pl.col("ok"))
-        capacity_arrow = con.sql(
-            f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
+        bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
+
+        def capacity_sql(rows: str) -> str:
+            return f"""SELECT account, CAST(floor(ts_us / {bucket_us}.0) AS BIGINT) AS hour,
                    CAST(sum(cap_units) AS BIGINT) AS capacity_units,
                    CAST(sum(cap_accel_s) AS BIGINT) AS accelerator_seconds,
                    max(network_gbps_num) AS network_gbps
-            FROM {source} WHERE ok GROUP BY ALL"""
-        ).to_arrow_table()
-        capacity = pl.from_arrow(capacity_arrow)
-        assert isinstance(capacity, pl.DataFrame)
+            FROM {rows} GROUP BY ALL"""
+
+        # The capacity pass starts at once on a second cursor, without the checks (the
+        # cheaper plan), sharing DuckDB's threads with the days pass; its result is kept only
+        # if the days pass then shows that every row passed the checks. Otherwise (or if the
+        # unchecked arithmetic failed on a bad row) it is run again with the checks.
+        early: dict[str, Any] = {}
+        cursor = worker = None
+        if source == "estimated":
+            cursor = con.cursor()
+
+            def capacity_early() -> None:
+                try:
+                    early["frame"] = canonical_capacity(
+                        _duck_frame(cursor, capacity_sql("unchecked"))
+                    )
+                except Exception as exc:  # duckdb raises its own error classes
+                    early["error"] = exc
+
+            worker = threading.Thread(target=capacity_early, name="sluice-capacity", daemon=True)
+            worker.start()
+        try:
+            days = _duck_frame(
+                con,
+                f"""SELECT account, job, CAST(floor(ts_us / {DAY_US}.0) AS BIGINT) AS day,
+                       CAST(count(*) AS BIGINT) AS rows,
+                       CAST(sum(ops_low) AS BIGINT) AS ops_low,
+                       CAST(sum(ops_mid) AS BIGINT) AS ops_mid,
+                       CAST(sum(ops_high) AS BIGINT) AS ops_high,
+                       CAST(coalesce(sum(ops_mid) FILTER (WHERE domain IN ('bio', 'Bio', 'BIO')),
+                                     0) AS BIGINT) AS bio_ops_mid,
+                       CAST(sum(accel_s) AS BIGINT) AS accelerator_seconds,
+                       min(ts_us) AS first_us, max(ts_us + dur_us) AS last_end_us,
+                       max(parent_job) AS parent_job
+                FROM {source} GROUP BY ALL""",
+            )
+            days = canonical_days(days)  # while the capacity pass may still be running
+        except BaseException:
+            if cursor is not None:
+                cursor.interrupt()
+            raise
+        finally:
+            if worker is not None:
+                worker.join()
+            if cursor is not None:
+                cursor.close()
         accepted = int(days["rows"].sum()) if days.height else 0
+        if valid_rows < 0:
+            valid_rows = accepted
+        invalid = total_rows - valid_rows
+        if invalid == 0 and "frame" in early:
+            capacity = early["frame"]
+        else:
+            capacity = canonical_capacity(_duck_frame(con, capacity_sql(source)))
+        if invalid:
+            listed = _duck_list_rejects(con, paths, mappers, rejects)
+            if listed != invalid:  # every input row is accepted or listed, never lost
+                raise RuntimeError(
+                    f"internal error: {invalid} rows were not accepted but {listed} rejected"
+                )
         rows_read = accepted + len(rejects)
     finally:
         con.close()
     rejects = [Reject(r.file, r.row, _suggest(r.reason)) for r in rejects]
     rejects.sort(key=lambda r: (str(r.file), r.row))
     return Aggregates(
-        days=canonical_days(days),
-        capacity=canonical_capacity(capacity),
+        days=days,
+        capacity=capacity,
         rejects=rejects,
         rows_read=rows_read,
         rows_accepted=accepted,
@@ -545,29 +705,70 @@ def aggregate_duckdb(
     )
 
 
+def _duck_frame(con: Any, sql: str) -> pl.DataFrame:
+    frame = pl.from_arrow(con.sql(sql).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def _duck_list_rejects(
     con: Any, paths: Sequence[str], mappers: dict[int, Any], rejects: list[Reject]
-) -> None:
-    bad = con.execute(
-        "SELECT file_idx, rn, reason FROM checked WHERE reason IS NOT NULL ORDER BY file_idx, rn"
-    ).fetchall()
+) -> int:
+    """Add the rows that fail a check, with their reasons; returns how many."""
+    bad = con.execute("SELECT file_idx, rn, reason FROM rejected ORDER BY file_idx, rn").fetchall()
     for file_idx, rn, reason in bad:
-        rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
+        row = mappers[file_idx](int(rn))
+        if reason is None:  # the fast checks and the reasons disagree: never drop the row
+            raise RuntimeError(f"internal error: {paths[file_idx]} row {row} failed no check")
+        rejects.append(Reject(str(paths[file_idx]), row, reason))
+    return len(bad)
 
 
 # --------------------------------------------------------------------------- canonical tables
 
 
+def _sort_by_keys(df: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """``df.sort(keys)``, the same order, faster: polars sorts millions of repeated strings
+    slowly (seconds for the capacity table of 20M rows), so each text key is replaced by its
+    rank among the distinct values (an Enum's index) and the keys fold into one integer when
+    their ranges fit in 62 bits. Falls back to the plain sort when a key has nulls."""
+    parts: list[tuple[pl.Expr, int]] = []
+    for k in keys:
+        col = df.get_column(k)
+        if col.null_count():
+            return df.sort(keys)
+        if col.dtype == pl.Utf8:
+            values = col.unique().sort().to_list()
+            parts.append(
+                (pl.col(k).cast(pl.Enum(values)).to_physical().cast(pl.Int64), len(values))
+            )
+        else:
+            low, high = int(col.min()), int(col.max())  # type: ignore[arg-type]
+            parts.append((pl.col(k).cast(pl.Int64) - low, high - low + 1))
+    span = 1
+    for _, size in parts:
+        span *= size
+    if span >= 2**62:
+        return df.sort(keys)
+    key: pl.Expr | None = None
+    for expr, size in parts:
+        key = expr if key is None else key * size + expr
+    assert key is not None
+    return df.sort(key)
+
+
 def canonical_days(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0:
         return pl.DataFrame(schema=DAYS_SCHEMA)
-    return df.select([pl.col(k).cast(v) for k, v in DAYS_SCHEMA.items()]).sort(DAY_KEYS)
+    return _sort_by_keys(df.select([pl.col(k).cast(v) for k, v in DAYS_SCHEMA.items()]), DAY_KEYS)
 
 
 def canonical_capacity(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0:
         return pl.DataFrame(schema=CAPACITY_SCHEMA)
-    return df.select([pl.col(k).cast(v) for k, v in CAPACITY_SCHEMA.items()]).sort(CAPACITY_KEYS)
+    return _sort_by_keys(
+        df.select([pl.col(k).cast(v) for k, v in CAPACITY_SCHEMA.items()]), CAPACITY_KEYS
+    )
 
 
 def merge_days(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

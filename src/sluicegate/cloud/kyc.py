@@ -18,6 +18,7 @@ from typing import Any
 
 from sluicegate.cloud.customers import Customer
 from sluicegate.cloud.thresholds import CloudConfig, load_config
+from sluicegate.regimes.model import Regime
 
 OUTCOMES = ("approve", "enhanced-due-diligence", "report", "refuse")
 SEVERITY = {o: i for i, o in enumerate(OUTCOMES)}
@@ -62,7 +63,7 @@ def _match_json(match: Any) -> dict[str, Any]:
     return {k: getattr(match, k, None) for k in keys}
 
 
-def _tier(code: str, date: dt.date, regime: str) -> int | None:
+def _tier(code: str, date: dt.date, regime: Regime | str) -> int | None:
     from sluicegate.regimes import tier_of
 
     return tier_of(code, date, regime)
@@ -90,6 +91,14 @@ class _Trace:
         return max(held, key=SEVERITY.__getitem__, default="approve")
 
 
+def _regime_record(regime: Regime, status: str | None, date: dt.date) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": regime.id, "status": status, "as_of": date.isoformat()}
+    if regime.reform_of:
+        record["reform_of"] = regime.reform_of
+        record["reform_hash"] = regime.reform_hash
+    return record
+
+
 def headquarters_codes(customer: Customer, config: CloudConfig | None = None) -> dict[str, str]:
     """Where the customer counts as headquartered: role -> country code."""
     config = config or load_config()
@@ -110,9 +119,9 @@ def headquarters_codes(customer: Customer, config: CloudConfig | None = None) ->
 def effective_tier(customer: Customer, as_of: dt.date, config: CloudConfig | None = None) -> int:
     """The worst tier among headquarters, ultimate parent and any majority owner."""
     config = config or load_config()
+    regime = config.regime()
     tiers = [
-        _tier(code, as_of, config.kyc.regime) or 1
-        for code in headquarters_codes(customer, config).values()
+        _tier(code, as_of, regime) or 1 for code in headquarters_codes(customer, config).values()
     ]
     return max(tiers, default=1)
 
@@ -124,14 +133,14 @@ def check_customer(
     config: CloudConfig | None = None,
     skip_screening: bool = False,
 ) -> dict[str, Any]:
-    """The KYC outcome for one customer, with reasons, citations and the full trace."""
-    from sluicegate.regimes import get_regime
-
+    """The KYC outcome for one customer, with reasons, citations and the full trace. Under a
+    reform (``thresholds.with_reform``) the tiers, the 4E091 threshold and the regime record
+    are the reform's, and its content hash is in ``regime.reform_hash``."""
     config = config or load_config()
     kyc = config.kyc
     cites = kyc.citations
     date = customer.as_of or as_of or dt.datetime.now(dt.UTC).date()
-    regime = get_regime(kyc.regime)
+    regime = config.regime()
     trace = _Trace()
     assumptions: list[str] = []
 
@@ -202,7 +211,7 @@ def check_customer(
             f"headquarters not given: assumed to be the customer's country {customer.country}"
         )
     codes = headquarters_codes(customer, config)
-    tiers = {role: _tier(code, date, kyc.regime) or 1 for role, code in codes.items()}
+    tiers = {role: _tier(code, date, regime) or 1 for role, code in codes.items()}
     tier = max(tiers.values(), default=1)
     where = ", ".join(f"{role} {codes[role]} (Tier {t})" for role, t in tiers.items())
     weights = next(t for t in config.training if t.applies_to == "outside-tier1")
@@ -234,7 +243,7 @@ def check_customer(
         o
         for o in customer.beneficial_owners
         if o.country
-        and (_tier(o.country, date, kyc.regime) or 1) == 3
+        and (_tier(o.country, date, regime) or 1) == 3
         and (o.percent is None or o.percent <= kyc.majority_owner_percent)
     ]
     trace.add(
@@ -293,7 +302,7 @@ def check_customer(
         "reasons": [r["detail"] for r in held] or ["no rule raised a concern"],
         "citations": citations,
         "headquarters_tier": tier,
-        "regime": {"id": regime.id, "status": status, "as_of": date.isoformat()},
+        "regime": _regime_record(regime, status, date),
         "screening": screening,
         "trace": trace.rules,
         "notes": notes,

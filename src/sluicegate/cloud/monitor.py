@@ -5,7 +5,9 @@ running totals in the project database (``state.py``) unless told to run statele
 the alerts over everything seen so far (``alerts.py``), using the beneficial owners and
 headquarters from the customer records (``customers.py``, ``kyc.py``). Processing telemetry in
 two batches gives the same alerts as at once, and a row delivered twice counts once. A batch
-that fails (unreadable file, database error) changes nothing.
+that fails (unreadable file, database error) changes nothing. Under a reform
+(``thresholds.with_reform``, ``--reform``) the alerts use the reformed thresholds and tiers and
+carry the reform's id and content hash, which is also recorded with the batch.
 """
 
 from __future__ import annotations
@@ -81,9 +83,10 @@ def run_monitor(
         scheduler=scheduler,
         client=client,
     )
+    reform = config.reform_record()
     batch_id = None
     if state is not None:
-        batch_id = state.commit(batch, paths)
+        batch_id = state.commit(batch, paths, reform=reform)
         days, capacity = state.days(), state.capacity()
     else:
         days, capacity = batch.days, batch.capacity
@@ -95,6 +98,9 @@ def run_monitor(
         projection_days=projection_days,
         window_days=window_days,
     )
+    if reform is not None:  # each alert says which rules it was computed under
+        for alert in alerts:
+            alert["evidence"]["reform"] = reform
     unit = config.estimate.operations_unit
     summary = {
         "rows_read": batch.rows_read,
@@ -107,6 +113,7 @@ def run_monitor(
         "alerts": len(alerts),
         "engine": engine,
         "state": None if state is None else state.url,
+        "reform": reform,
     }
     return MonitorResult(
         alerts=alerts,

@@ -5,7 +5,8 @@ the ledger's Alembic migrations will absorb them later): ``cloud_job_days`` (per
 and UTC day: operations low/central/high, biological-data operations, accelerator-seconds, first
 and last timestamps, parent job), ``cloud_capacity`` (per account and clock hour: OP/s,
 accelerator-seconds, networking), ``cloud_seen_rows`` (MD5 fingerprints of every accepted row,
-so a row delivered twice counts once) and ``cloud_batches`` (one line per processed batch).
+so a row delivered twice counts once), ``cloud_batches`` (one line per processed batch) and
+``cloud_batch_reforms`` (the reform, with its content hash, a batch was run under).
 A batch is committed in one transaction, so a failure leaves the state as it was. The database is
 ``SLUICE_DATABASE_URL`` or ``sqlite:///./sluicegate.db`` (contract §3). ``monitor.py`` uses it.
 """
@@ -94,6 +95,16 @@ batches = Table(
     Column("rows_rejected", BigInteger, nullable=False),
     Column("rows_duplicate", BigInteger, nullable=False),
 )
+# the reform a batch's alerts were computed under (``--reform``): one row per such batch; a
+# table of its own so that state databases made before it keep working (create_all adds it)
+batch_reforms = Table(
+    "cloud_batch_reforms",
+    metadata,
+    Column("batch_id", Integer, primary_key=True),
+    Column("reform_id", String(200), nullable=False),
+    Column("reform_of", String(200), nullable=False),
+    Column("reform_hash", String(64), nullable=False),
+)
 CHUNK = 500
 
 
@@ -122,6 +133,16 @@ class MonitorState:
                 found.update(r[0] for r in rows)
         return found
 
+    def batch_reform(self, batch_id: int) -> dict[str, str] | None:
+        """The reform recorded with a batch, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(batch_reforms).where(batch_reforms.c.batch_id == batch_id)
+            ).first()
+        if row is None:
+            return None
+        return {"id": row.reform_id, "reform_of": row.reform_of, "reform_hash": row.reform_hash}
+
     def days(self) -> pl.DataFrame:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*[job_days.c[k] for k in DAYS_SCHEMA])).all()
@@ -136,8 +157,11 @@ class MonitorState:
             pl.DataFrame([tuple(r) for r in rows], schema=CAPACITY_SCHEMA, orient="row")
         )
 
-    def commit(self, batch: Aggregates, files: Iterable[str]) -> int:
-        """Fold one batch into the totals, all or nothing; returns the batch id."""
+    def commit(
+        self, batch: Aggregates, files: Iterable[str], reform: dict[str, str] | None = None
+    ) -> int:
+        """Fold one batch into the totals, all or nothing; returns the batch id. ``reform``
+        (``CloudConfig.reform_record()``) is recorded with the batch when one was applied."""
         with self.engine.begin() as conn:
             batch_id = conn.execute(
                 insert(batches).values(
@@ -149,6 +173,15 @@ class MonitorState:
                     rows_duplicate=batch.rows_duplicate,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
+            if reform is not None:
+                conn.execute(
+                    insert(batch_reforms).values(
+                        batch_id=batch_id,
+                        reform_id=reform["id"],
+                        reform_of=reform["reform_of"],
+                        reform_hash=reform["reform_hash"],
+                    )
+                )
             self._merge(conn, job_days, DAY_KEYS, batch.days, merge_days)
             self._merge(conn, capacity, CAPACITY_KEYS, batch.capacity, merge_capacity)
             for start in range(0, len(batch.new_fingerprints), CHUNK):
