@@ -185,7 +185,9 @@ def test_batch_candidates_and_scores_equal_one_by_one(
     single = [index.prepare(analyse(q)) for q in queries]
     assert [(q.tokens, q.weights) for q in prepared] == [(q.tokens, q.weights) for q in single]
     assert candidates == [index.candidates(q) for q in single]
-    assert sum(len(c) for c in candidates) > 2 * len(queries)
+    # Not a trivial comparison: on average more than one candidate per query (with or without
+    # the shared reference data beside the repository).
+    assert sum(len(c) for c in candidates) > len(queries)
     assert [[(i, s.score, s.explain()) for i, s in f] for f in found] == [
         [(i, s.score, s.explain()) for i, s in index.search(q)] for q in single
     ]
