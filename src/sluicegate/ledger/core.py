@@ -813,32 +813,9 @@ class Ledger:
                     continue
                 if kind is not None and row["kind"] != kind:
                     continue
-                event = json.loads(row["event"])
-                event_draws = event.get("draws") or (
-                    [{"pool": event["pool"], "amount": event["amount"]}] if "pool" in event else []
-                )
-                if pool is not None and all(d.get("pool") != pool for d in event_draws):
+                summary = summarise_event(row, json.loads(row["event"]))
+                if pool is not None and all(d.get("pool") != pool for d in summary["draws"]):
                     continue
-                summary: dict[str, Any] = {
-                    "seq": row["seq"],
-                    "recorded_at": row["recorded_at"],
-                    "kind": row["kind"],
-                    "actor": row["actor"],
-                    "reservation_id": row["reservation_id"],
-                    "consignee": row["consignee"],
-                    "regime_id": row["regime_id"],
-                    "draws": event_draws,
-                }
-                if row["kind"] == "reserve":
-                    transaction = event.get("transaction") or {}
-                    decision = event.get("decision") or {}
-                    summary["transaction_id"] = transaction.get("id")
-                    summary["date"] = transaction.get("date")
-                    summary["destination"] = transaction.get("destination")
-                    summary["authorization"] = decision.get("authorization")
-                elif row["kind"] == "attrition":
-                    summary["reason"] = event.get("reason")
-                    summary["date"] = event.get("date")
                 out.append(summary)
             connection.rollback()
         if limit is not None:
@@ -930,6 +907,35 @@ class Ledger:
         for row in rows:
             row["event"] = json.loads(row["event"])
         return rows
+
+
+def summarise_event(row: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """A ledger event (an audit row and its parsed event) as ``Ledger.history`` lists it; the
+    service's history route uses it too."""
+    draws = event.get("draws") or (
+        [{"pool": event["pool"], "amount": event["amount"]}] if "pool" in event else []
+    )
+    summary: dict[str, Any] = {
+        "seq": row["seq"],
+        "recorded_at": row["recorded_at"],
+        "kind": row["kind"],
+        "actor": row["actor"],
+        "reservation_id": row["reservation_id"],
+        "consignee": row["consignee"],
+        "regime_id": row["regime_id"],
+        "draws": draws,
+    }
+    if row["kind"] == "reserve":
+        transaction = event.get("transaction") or {}
+        decision = event.get("decision") or {}
+        summary["transaction_id"] = transaction.get("id")
+        summary["date"] = transaction.get("date")
+        summary["destination"] = transaction.get("destination")
+        summary["authorization"] = decision.get("authorization")
+    elif row["kind"] == "attrition":
+        summary["reason"] = event.get("reason")
+        summary["date"] = event.get("date")
+    return summary
 
 
 def _parse_date(value: str | dt.date, field: str) -> dt.date:

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from sluicegate.ledger.core import summarise_event
 from sluicegate.service.audit import actor_of
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
@@ -467,36 +468,7 @@ def history(
         consignees=consignees,
         reservation=reservation,
     )
-    return [_summary(row) for row in reversed(rows)]
-
-
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    """A ledger event as ``Ledger.history`` summarises it."""
-    event = row["event"]
-    draws = event.get("draws") or (
-        [{"pool": event["pool"], "amount": event["amount"]}] if "pool" in event else []
-    )
-    out: dict[str, Any] = {
-        "seq": row["seq"],
-        "recorded_at": row["recorded_at"],
-        "kind": row["kind"],
-        "actor": row["actor"],
-        "reservation_id": row["reservation_id"],
-        "consignee": row["consignee"],
-        "regime_id": row["regime_id"],
-        "draws": draws,
-    }
-    if row["kind"] == "reserve":
-        transaction = event.get("transaction") or {}
-        decision = event.get("decision") or {}
-        out["transaction_id"] = transaction.get("id")
-        out["date"] = transaction.get("date")
-        out["destination"] = transaction.get("destination")
-        out["authorization"] = decision.get("authorization")
-    elif row["kind"] == "attrition":
-        out["reason"] = event.get("reason")
-        out["date"] = event.get("date")
-    return out
+    return [summarise_event(row, row["event"]) for row in reversed(rows)]
 
 
 # ---------------------------------------------------------------------------- audit
