@@ -186,26 +186,29 @@ def append(
     rows = []
     for entry in entries:
         seq += 1
-        event = entry.event if isinstance(entry.event, str) else canonical_json(entry.event)
-        record = {
-            "seq": seq,
-            "recorded_at": stamp,
-            "kind": entry.kind,
-            "actor": entry.actor,
-            "reservation_id": entry.reservation_id,
-            "consignee": entry.consignee,
-            "event": event,
-            "regime_id": entry.regime_id,
-            "regime_hash": entry.regime_hash,
-            "reform_hash": entry.reform_hash,
-            "software_version": __version__,
-        }
+        record = {"seq": seq, **_fields(entry, stamp)}
         record["prev_hash"] = prev
         record["hash"] = prev = record_hash(prev, record)
         rows.append(record)
     sql.run(connection, "audit_insert", rows if len(rows) > 1 else rows[0])
     sql.run(connection, "head_move", {"seq": seq, "hash": prev})
     return seq
+
+
+def _fields(entry: AuditEntry, stamp: str) -> dict[str, Any]:
+    """A record's stored fields but ``seq``, ``prev_hash`` and ``hash`` (both backends)."""
+    return {
+        "recorded_at": stamp,
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "reservation_id": entry.reservation_id,
+        "consignee": entry.consignee,
+        "event": entry.event if isinstance(entry.event, str) else canonical_json(entry.event),
+        "regime_id": entry.regime_id,
+        "regime_hash": entry.regime_hash,
+        "reform_hash": entry.reform_hash,
+        "software_version": __version__,
+    }
 
 
 def envelope_parts(record: dict[str, Any]) -> tuple[str, str]:
@@ -225,19 +228,7 @@ def _append_postgresql(connection: Connection, entries: list[AuditEntry], stamp:
     is the serial part of every write; it is kept to a single statement."""
     seq = -1
     for entry in entries:
-        event = entry.event if isinstance(entry.event, str) else canonical_json(entry.event)
-        record = {
-            "recorded_at": stamp,
-            "kind": entry.kind,
-            "actor": entry.actor,
-            "reservation_id": entry.reservation_id,
-            "consignee": entry.consignee,
-            "event": event,
-            "regime_id": entry.regime_id,
-            "regime_hash": entry.regime_hash,
-            "reform_hash": entry.reform_hash,
-            "software_version": __version__,
-        }
+        record = _fields(entry, stamp)
         record["prefix"], record["suffix"] = envelope_parts(record)
         seq = int(sql.run(connection, "audit_append_pg", record).fetchone()[0])
     return seq
