@@ -98,8 +98,9 @@ def test_parties_resolve(lists_dir: Path, tmp_path: Path) -> None:
 def test_screen_workers_give_the_same_lines_in_order(
     lists_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--workers 2 screens batches in two forked processes; the output is byte-identical to one
-    process, errors included, one line per input line, in input order."""
+    """--workers 2 (and the default, one per core) screens batches in forked processes; the
+    output is byte-identical to one process, errors included, one line per input line, in
+    input order."""
     import sluicegate.screening.screener as screener_module
 
     monkeypatch.setattr(screener_module, "BATCH_SIZE", 4)  # several batches from a short file
@@ -110,10 +111,11 @@ def test_screen_workers_give_the_same_lines_in_order(
     lines.insert(9, json.dumps({"id": "empty", "name": ""}))
     path = tmp_path / "q.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    one = runner.invoke(app, ["screen", str(path)])
+    one = runner.invoke(app, ["screen", str(path), "--workers", "1"])
     two = runner.invoke(app, ["screen", str(path), "--workers", "2"])
-    assert one.exit_code == two.exit_code == 2
-    assert one.stdout == two.stdout
+    auto = runner.invoke(app, ["screen", str(path)])  # default: one process per core
+    assert one.exit_code == two.exit_code == auto.exit_code == 2
+    assert one.stdout == two.stdout == auto.stdout
     out = _lines(two.stdout)
     assert len(out) == len(lines)
     assert [line.get("id") for line in out][:6] == [0, 1, 2, 3, 4, None]

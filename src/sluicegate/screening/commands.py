@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,9 +73,10 @@ def screen_command(
     block: float | None = typer.Option(None, help="block band: score >= this (default 0.90)"),
     review: float | None = typer.Option(None, help="review band: score >= this (default 0.75)"),
     workers: int = typer.Option(
-        1,
-        min=1,
-        help="processes screening batches in parallel (large files: one per core); "
+        0,
+        min=0,
+        help="processes screening batches in parallel; 0 (default) = one per CPU core when "
+        "the input holds more than one batch of 4,096 queries, 1 = this process only; "
         "the output is the same, in input order",
     ),
 ) -> None:
@@ -111,6 +113,8 @@ def screen_command(
     invalid = 0
     pool = None
     outputs: Iterator[list[tuple[bool, str]]]
+    if workers == 0:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if workers > 1 and len(chunks) > 1:
         import multiprocessing
 
