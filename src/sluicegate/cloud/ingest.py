@@ -524,6 +524,7 @@ def aggregate_duckdb(
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads:
