@@ -52,6 +52,35 @@ def test_pooled_connections_come_back_as_they_were(ledger: Ledger, backend: str)
     assert len(ledger.history()) == 2
 
 
+def test_a_failing_audit_append_leaves_nothing_written(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reserve path does not wait for the audit append's answer (on PostgreSQL it reaches
+    the server in one flush with the COMMIT): an append the server refuses still aborts the whole
+    reservation — no pool drawn, no reservation, no record — and the error reaches the caller."""
+    from sqlalchemy.exc import DBAPIError
+
+    from sluicegate.ledger import sql
+
+    ledger.reserve([txn("kept", 1)], regime=REGIME)
+    before = ledger.balance()["pools"]
+    dialect = ledger.engine.dialect.name
+    name = "audit_append_pg" if dialect == "postgresql" else "audit_insert"
+    broken = dict(sql._RENDERED[dialect])
+    broken[name] = (
+        "SELECT 1 / 0" if dialect == "postgresql" else "INSERT INTO no_such_table VALUES (1)"
+    )
+    monkeypatch.setitem(sql._RENDERED, dialect, broken)
+    with pytest.raises(DBAPIError):
+        ledger.reserve([txn("lost", 1)], regime=REGIME)
+    monkeypatch.undo()
+    assert ledger.balance()["pools"] == before
+    assert [h["transaction_id"] for h in ledger.history()] == ["kept"]
+    assert ledger.verify_audit().intact
+    ledger.reserve([txn("after", 1)], regime=REGIME)  # the pooled connection is healthy
+    assert [h["transaction_id"] for h in ledger.history()] == ["kept", "after"]
+
+
 def test_durability_barrier_takes_a_transaction_id_and_writes_wal(db_url: str) -> None:
     """PostgreSQL flushes the WAL at commit only for a transaction that has an id *and* wrote
     WAL; ``pg_current_xact_id()`` alone would give no flush (the barrier would be void)."""

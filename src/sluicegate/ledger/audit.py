@@ -169,9 +169,15 @@ class AuditEntry:
 
 
 def append(
-    connection: Connection, entries: list[AuditEntry], recorded_at: str | None = None
+    connection: Connection,
+    entries: list[AuditEntry],
+    recorded_at: str | None = None,
+    *,
+    need_seq: bool = True,
 ) -> int:
-    """Append entries to the chain inside the caller's transaction; returns the new head seq.
+    """Append entries to the chain inside the caller's transaction; returns the new head seq
+    (-1 with ``need_seq=False`` on PostgreSQL: the append is then not waited for, so in pipeline
+    mode it travels with the COMMIT and the head lock is held for no client round trip).
 
     Locks the head row (PostgreSQL ``FOR UPDATE``; on SQLite the transaction already holds the
     write lock), so the sequence stays gap-free and the chain linear under concurrent writers.
@@ -179,7 +185,7 @@ def append(
     if not entries:
         return -1
     if connection.dialect.name == "postgresql":
-        return _append_postgresql(connection, entries, recorded_at or now_iso())
+        return _append_postgresql(connection, entries, recorded_at or now_iso(), need_seq)
     head = sql.run(connection, "head_lock").fetchone()
     seq, prev = int(head[0]), str(head[1])
     stamp = recorded_at or now_iso()
@@ -222,7 +228,9 @@ def envelope_parts(record: dict[str, Any]) -> tuple[str, str]:
     return prefix, suffix
 
 
-def _append_postgresql(connection: Connection, entries: list[AuditEntry], stamp: str) -> int:
+def _append_postgresql(
+    connection: Connection, entries: list[AuditEntry], stamp: str, need_seq: bool = True
+) -> int:
     """One round trip per record: lock the head, compute the same SHA-256 as ``record_hash``
     in SQL, insert the record and move the head. The head lock is held until commit, so this
     is the serial part of every write; it is kept to a single statement."""
@@ -230,7 +238,9 @@ def _append_postgresql(connection: Connection, entries: list[AuditEntry], stamp:
     for entry in entries:
         record = _fields(entry, stamp)
         record["prefix"], record["suffix"] = envelope_parts(record)
-        seq = int(sql.run(connection, "audit_append_pg", record).fetchone()[0])
+        cursor = sql.run(connection, "audit_append_pg", record)
+        if need_seq:
+            seq = int(cursor.fetchone()[0])
     return seq
 
 

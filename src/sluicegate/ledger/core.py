@@ -437,7 +437,9 @@ class Ledger:
                 "request_answer",
                 {"key": idempotency_key, "response": audit.canonical_json(results)},
             )
-        audit.append(connection, entries, recorded_at=now)
+        # Not waited for: on PostgreSQL the append (which takes the head lock) goes to the server
+        # in one pipeline flush with the COMMIT (database._hot_postgresql).
+        audit.append(connection, entries, recorded_at=now, need_seq=False)
         return results
 
     def log_decisions(
