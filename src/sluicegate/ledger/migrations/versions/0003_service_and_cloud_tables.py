@@ -128,6 +128,8 @@ TABLES: dict[str, Callable[[], list[sa.Column]]] = {
 
 
 def upgrade() -> None:
+    from sluicegate.ledger.errors import DatabaseNotReady
+
     inspector = sa.inspect(op.get_bind())
     existing = set(inspector.get_table_names())
     # Tables made by create_all before this revision are kept, rows and all, if the code can use
@@ -136,10 +138,11 @@ def upgrade() -> None:
         have = {c["name"] for c in inspector.get_columns(name)}
         missing = [c.name for c in TABLES[name]() if c.name not in have]
         if missing:
-            raise RuntimeError(
+            raise DatabaseNotReady(
+                "database_url",
                 f"table {name} exists but has no column {', '.join(missing)}: it was made by an "
                 "older development build of sluicegate; move its rows aside and drop it, then "
-                "run `sluice db upgrade` again (nothing was changed)"
+                "run `sluice db upgrade` again (nothing was changed)",
             )
     for name, columns in TABLES.items():
         if name not in existing:
