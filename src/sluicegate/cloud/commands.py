@@ -208,6 +208,7 @@ def monitor_command(
     from sluicegate.cloud.customers import load_customers
     from sluicegate.cloud.ingest import TelemetryError
     from sluicegate.cloud.monitor import run_monitor
+    from sluicegate.ledger.errors import DatabaseNotReady
 
     if engine not in ("duckdb", "dask"):
         _err(f"--engine: {engine!r} is not one of duckdb, dask")
@@ -238,6 +239,9 @@ def monitor_command(
         )
     except TelemetryError as exc:
         _err(f"{exc} (nothing was recorded)")
+        raise typer.Exit(EXIT_INVALID) from None
+    except DatabaseNotReady as exc:  # the state database: "run `sluice db upgrade`", ...
+        _err(f"{exc.field}: {exc.message} (nothing was recorded)")
         raise typer.Exit(EXIT_INVALID) from None
     for alert in result.alerts:
         typer.echo(_dumps(alert))

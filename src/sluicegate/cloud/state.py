@@ -1,14 +1,19 @@
 """The monitor's state in the project database: running totals and seen-row fingerprints.
 
-Tables (all prefixed ``cloud_``, created with SQLAlchemy ``metadata.create_all`` on first use;
-the ledger's Alembic migrations will absorb them later): ``cloud_job_days`` (per account, job
+Tables (all prefixed ``cloud_``, under the ledger's Alembic migrations since revision
+``0003_service_and_cloud_tables``; before it they were made with ``create_all``): ``cloud_job_days`` (per account, job
 and UTC day: operations low/central/high, biological-data operations, accelerator-seconds, first
 and last timestamps, parent job), ``cloud_capacity`` (per account and clock hour: OP/s,
 accelerator-seconds, networking), ``cloud_seen_rows`` (MD5 fingerprints of every accepted row,
 so a row delivered twice counts once), ``cloud_batches`` (one line per processed batch) and
 ``cloud_batch_reforms`` (the reform, with its content hash, a batch was run under).
 A batch is committed in one transaction, so a failure leaves the state as it was. The database is
-``SLUICE_DATABASE_URL`` or ``sqlite:///./sluicegate.db`` (contract §3). ``monitor.py`` uses it.
+``SLUICE_DATABASE_URL`` or ``sqlite:///./sluicegate.db`` (contract §3). Opening ``MonitorState``
+migrates an empty database to the head revision (the ledger's tables too: it is the project
+database) and refuses one at an older revision with ``DatabaseNotReady`` ("run `sluice db
+upgrade`"), as a writing ``Ledger`` does (``sluicegate.ledger.database.ensure_schema``). The
+tables below are what the code reads and writes; the migration defines the same tables.
+``monitor.py`` uses it.
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ batches = Table(
     Column("rows_duplicate", BigInteger, nullable=False),
 )
 # the reform a batch's alerts were computed under (``--reform``): one row per such batch; a
-# table of its own so that state databases made before it keep working (create_all adds it)
+# table of its own so that state databases made before it keep working
 batch_reforms = Table(
     "cloud_batch_reforms",
     metadata,
@@ -118,8 +123,14 @@ class MonitorState:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
+        from sluicegate.ledger.database import ensure_schema
+
         self.engine: Engine = create_engine(self.url, future=True)
-        metadata.create_all(self.engine)
+        try:
+            ensure_schema(self.url, self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def seen(self, fingerprints: list[str]) -> set[str]:
         """The fingerprints among ``fingerprints`` already processed in an earlier batch."""

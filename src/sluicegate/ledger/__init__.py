@@ -23,7 +23,8 @@ from sluicegate.ledger.settings import load_settings
 
 
 def upgrade_database(url: str | None = None) -> dict[str, str | None]:
-    """Create or migrate the ledger schema (``sluice db upgrade``)."""
+    """Create or migrate the project database's schema — the ledger's tables and those of the
+    service and the cloud monitor (``sluice db upgrade``)."""
     from sluicegate.ledger.database import (
         check_ready,
         current_revision,

@@ -68,8 +68,9 @@ def _date(value: str | None, field: str) -> dt.date | None:
 # ---------------------------------------------------------------------------- db
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create the ledger schema, or migrate it to this version (SQLite ./sluicegate.db, or
-    SLUICE_DATABASE_URL).
+    """Create the project database's schema, or migrate it to this version: the ledger and its
+    audit chain, API keys and KYC checks (service_*), the cloud monitor's state (cloud_*).
+    SQLite ./sluicegate.db, or SLUICE_DATABASE_URL. Prints {"database", "from", "to"}.
 
     Example: SLUICE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test sluice db upgrade
     """

@@ -6,11 +6,14 @@ starts with ``BEGIN IMMEDIATE`` so that writers queue instead of failing half-wa
 (``postgresql+psycopg://...``) runs at READ COMMITTED and the ledger takes row locks
 (``SELECT ... FOR UPDATE``). The reserve path runs its transactions on the pooled DBAPI
 connection (``run_transaction(hot=True)``), on PostgreSQL in pipeline mode with group commit
-(``_hot_postgresql``). ``sluicegate.ledger.core`` is the only user.
+(``_hot_postgresql``). ``sluicegate.ledger.core`` is the main user; ``ensure_schema`` brings the
+whole project database (the ledger's tables and those of ``service.store`` and ``cloud.state``,
+all under the same migrations) to the head revision for the other modules that open it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import threading
@@ -129,16 +132,22 @@ def _alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The revision scripts shipped with the package (read once per process: they do not change
+    while it runs, and ``Store``/``MonitorState`` check the revision each time they open)."""
+    return ScriptDirectory.from_config(_alembic_config())
+
+
 def head_revision() -> str:
     """The newest schema revision this version of sluicegate knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 
 
 def known_revisions() -> set[str]:
-    script = ScriptDirectory.from_config(_alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
+    return {rev.revision for rev in _scripts().walk_revisions()}
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -214,6 +223,38 @@ def check_ready(engine: Engine, url: str, *, create: bool) -> None:
         f"{describe(url)} is at schema revision {revision!r}, unknown to this sluicegate "
         f"(expects {head}); it was written by a newer or different version — upgrade sluicegate",
     )
+
+
+def ensure_schema(url: str, engine: Engine | None = None) -> None:
+    """Make sure the project database at ``url`` is at the head revision, for the modules that
+    keep tables beside the ledger's (``service.store``, ``cloud.state``): the same rule as a
+    writing ``Ledger`` (``check_ready(create=True)``) — an empty database, or one holding only
+    tables that earlier versions made with ``create_all``, is migrated to head; a database at an
+    older revision raises ``DatabaseNotReady`` ("run `sluice db upgrade`"), one at an unknown
+    revision says to upgrade sluicegate.
+
+    ``engine`` is the caller's own engine: when it already sees the head revision, nothing else
+    happens (one query). Migrations run on a ledger engine (``make_engine``: on SQLite one
+    ``BEGIN IMMEDIATE`` transaction, on PostgreSQL under an advisory lock), so that processes
+    opening a new database at once do not trip over each other — except for an in-memory SQLite
+    database, which only the caller's engine can see (a ``StaticPool`` engine in tests)."""
+    if engine is not None:
+        try:
+            if current_revision(engine) == head_revision():
+                return
+        except DBAPIError:
+            pass  # check_ready below says why, on an engine of its own
+        if make_url(url).get_backend_name() == "sqlite" and sqlite_path(url) is None:
+            check_ready(engine, url, create=True)
+            return
+    path = sqlite_path(url)
+    if path is not None and not path.parent.exists():
+        raise DatabaseNotReady("database_url", f"directory {path.parent} does not exist")
+    migrator = make_engine(url)
+    try:
+        check_ready(migrator, url, create=True)
+    finally:
+        migrator.dispose()
 
 
 def _first_line(exc: BaseException) -> str:

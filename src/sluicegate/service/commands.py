@@ -15,10 +15,15 @@ users_app = typer.Typer(help="API keys of the service: add, list, revoke.", no_a
 
 
 def _store() -> object:
+    from sluicegate.ledger.errors import DatabaseNotReady
     from sluicegate.service.settings import Settings
     from sluicegate.service.store import Store
 
-    return Store(Settings.from_env().database_url)
+    try:
+        return Store(Settings.from_env().database_url)
+    except DatabaseNotReady as exc:  # e.g. at an older revision: "run `sluice db upgrade`"
+        typer.echo(f"sluice: {exc.field}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 def serve(
@@ -41,17 +46,20 @@ def serve(
     """
     import uvicorn
 
+    from sluicegate.service.store import Store
+
     url = f"http://{host}:{port}/"
+    # Open the database here, not first in a worker, so that one not ready (at an older
+    # revision: "run `sluice db upgrade`") is one line and exit 2, not a worker's traceback.
+    store = _store()
+    assert isinstance(store, Store)
     if demo:
         from sluicegate.service.demo import seed_demo
         from sluicegate.service.settings import Settings
-        from sluicegate.service.store import Store
 
         settings = Settings.from_env()
         typer.echo("sluicegate: preparing the demo content (first run: a few seconds)...", err=True)
         seeded = seed_demo(settings)
-        store = _store()
-        assert isinstance(store, Store)
         key = store.replace_user("demo", "compliance")
         ledger, cloud = seeded["ledger"], seeded["cloud"]
         typer.echo(
@@ -66,6 +74,7 @@ def serve(
         typer.echo(f"dashboard: {url}  (API: {url}docs)")
         typer.echo(f"log in at {url}login with this key (role compliance, new each run):")
         typer.echo(key)
+    store.engine.dispose()
 
     typer.echo(f"sluicegate: serving on {url} (API docs at /docs); Ctrl-C stops", err=True)
     uvicorn.run(

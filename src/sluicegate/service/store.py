@@ -1,7 +1,11 @@
 """The service's own tables: API keys (hashed) and the cloud customers' latest KYC checks.
 
-Tables are prefixed ``service_`` and created with ``metadata.create_all`` in the project database
-(``SLUICE_DATABASE_URL``). A key is ``sg_<key id>_<secret>``: the key id finds the row, the secret
+Tables are prefixed ``service_`` and live in the project database (``SLUICE_DATABASE_URL``), under
+the ledger's Alembic migrations (revision ``0003_service_and_cloud_tables``): opening a ``Store``
+migrates an empty database to the head revision, and refuses one at an older revision with
+``DatabaseNotReady`` ("run `sluice db upgrade`"), as a writing ``Ledger`` does
+(``sluicegate.ledger.database.ensure_schema``). The classes below are what the code reads and
+writes; the migration defines the same tables. A key is ``sg_<key id>_<secret>``: the key id finds the row, the secret
 is checked against ``sha256(salt || secret)`` in constant time. Keys are 256-bit random values, so
 a fast salted hash is enough (a slow password hash protects guessable secrets, not random ones).
 The record of calls is the ledger's audit chain (``sluicegate.service.audit``), not a table here.
@@ -92,9 +96,11 @@ def _digest(salt: str, secret: str) -> str:
 
 
 class Store:
-    """Keys and events in one SQLAlchemy database."""
+    """API keys and cloud customers' KYC checks in the project database."""
 
     def __init__(self, url: str) -> None:
+        from sluicegate.ledger.database import ensure_schema
+
         kwargs: dict[str, object] = {}
         if url.startswith("sqlite"):
             # the ledger writes to the same file: wait for its write lock as it does
@@ -102,7 +108,12 @@ class Store:
             if url in ("sqlite://", "sqlite:///:memory:"):
                 kwargs["poolclass"] = StaticPool
         self.engine: Engine = create_engine(url, **kwargs)
-        Base.metadata.create_all(self.engine)
+        try:
+            # on this engine for an in-memory database (StaticPool: the one connection)
+            ensure_schema(url, self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         # fingerprint -> (principal or None, expiry): revocation is immediate in this process
         # and reaches other worker processes within CACHE_SECONDS
         self._cache: dict[str, tuple[Principal | None, float]] = {}
