@@ -172,24 +172,36 @@ def test_a_failure_while_committing_rolls_back(
 
 
 def test_state_on_postgresql(sample: dict[str, Path], tmp_path: Path) -> None:
+    """Two batches on a PostgreSQL state database give the alerts of one stateless run; the
+    database gets its schema (Alembic, to head) on first use, in a schema of its own here."""
     pytest.importorskip("psycopg")
-    from sqlalchemy import create_engine, text
+    import uuid
 
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    import psycopg
+
+    base = os.environ.get(
+        "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"sg_cloud_{uuid.uuid4().hex[:10]}"
     try:
-        with create_engine(url).begin() as conn:
-            for table in ("cloud_seen_rows", "cloud_job_days", "cloud_capacity", "cloud_batches"):
-                conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
     except Exception as exc:  # pragma: no cover - depends on the machine
-        reason = f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})"
+        reason = f"PostgreSQL not reachable at {plain} ({type(exc).__name__})"
         if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
             pytest.fail(f"required service missing: {reason}")
         pytest.skip(reason)
-    once = run_monitor([str(sample["telemetry"])], stateless=True)
-    first, second = _split(sample, tmp_path)
-    run_monitor([first], state_url=url)
-    twice = run_monitor([second], state_url=url)
-    assert twice.alerts == once.alerts
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    try:
+        once = run_monitor([str(sample["telemetry"])], stateless=True)
+        first, second = _split(sample, tmp_path)
+        run_monitor([first], state_url=url)
+        twice = run_monitor([second], state_url=url)
+        assert twice.alerts == once.alerts
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @settings(
