@@ -612,16 +612,18 @@ def aggregate_duckdb(
         # The capacity pass starts at once on a second cursor, without the checks (the
         # cheaper plan), sharing DuckDB's threads with the days pass; its result is kept only
         # if the days pass then shows that every row passed the checks. Otherwise (or if the
-        # unchecked arithmetic failed on a bad row) it is run again with the checks.
+        # unchecked arithmetic failed on a bad row) it is run again with the checks. After
+        # de-duplication, ``kept`` (which has the checks) is read the same way.
         early: dict[str, Any] = {}
         cursor = worker = None
-        if source == "estimated":
+        if source in ("estimated", "kept"):
             cursor = con.cursor()
+            early_source = "unchecked" if source == "estimated" else "kept"
 
             def capacity_early() -> None:
                 try:
                     early["frame"] = canonical_capacity(
-                        _duck_frame(cursor, capacity_sql("unchecked"))
+                        _duck_frame(cursor, capacity_sql(early_source))
                     )
                 except Exception as exc:  # duckdb raises its own error classes
                     early["error"] = exc
@@ -657,7 +659,7 @@ def aggregate_duckdb(
         if valid_rows < 0:
             valid_rows = accepted
         invalid = total_rows - valid_rows
-        if invalid == 0 and "frame" in early:
+        if "frame" in early and (invalid == 0 or source == "kept"):
             capacity = early["frame"]
         else:
             capacity = canonical_capacity(_duck_frame(con, capacity_sql(source)))
@@ -734,8 +736,9 @@ def _duck_dedupe(
            FROM fp_first ff LEFT JOIN seen_fp s USING (fingerprint)
            WHERE ff.n > 1 OR s.fingerprint IS NOT NULL"""
     )
+    # not TEMP: the capacity pass reads ``kept`` on a second cursor
     con.execute(
-        """CREATE TEMP TABLE dropped AS SELECT f.ord, d.earlier
+        """CREATE TABLE dropped AS SELECT f.ord, d.earlier
            FROM fp f JOIN dup_fp d USING (fingerprint)
            WHERE d.earlier OR f.ord <> d.first_ord"""
     )
@@ -757,7 +760,7 @@ def _duck_dedupe(
     ).to_arrow_table()
     new_fps = list(itertools.compress(distinct, fresh.column(0).to_pylist()))
     con.execute(
-        f"""CREATE TEMP VIEW kept AS SELECT * FROM estimated
+        f"""CREATE VIEW kept AS SELECT * FROM estimated
            WHERE (file_idx << {ORD_SHIFT}) + rn NOT IN (SELECT ord FROM dropped)"""
     )
     return len(dups), new_fps, valid_rows, "kept"
