@@ -204,3 +204,14 @@ def test_seen_looks_up_in_chunks(state_url: str, monkeypatch: pytest.MonkeyPatch
         asked = [f"{i:032x}" for i in range(60)]
         assert state.seen(asked) == set(stored)
         assert state.seen([]) == set()
+
+
+def test_an_unsupported_backend_is_refused_before_any_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = state_module.create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setattr(engine.dialect, "name", "mysql")
+    monkeypatch.setattr(state_module, "create_engine", lambda url, **kw: engine)
+    with pytest.raises(ValueError, match="unsupported backend 'mysql'"):
+        MonitorState("mysql://u@h/db")
+    assert not (tmp_path / "x.db").exists()  # no table was created

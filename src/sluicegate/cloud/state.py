@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -119,6 +120,19 @@ class MonitorState:
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
         self.engine: Engine = create_engine(self.url, future=True)
+        # the merges are INSERT ... ON CONFLICT DO UPDATE: refuse, before any work, a database
+        # without it rather than fail at the end of a batch
+        backend = self.engine.dialect.name
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"state database {self.engine.url!r}: unsupported backend {backend!r}; use "
+                "sqlite:///FILE or postgresql+psycopg://USER@HOST:PORT/DB"
+            )
+        if backend == "sqlite" and sqlite3.sqlite_version_info < (3, 24):
+            raise ValueError(
+                f"state database {self.engine.url!r}: SQLite {sqlite3.sqlite_version} is older "
+                "than 3.24 (no INSERT ... ON CONFLICT)"
+            )
         metadata.create_all(self.engine)
 
     def seen(self, fingerprints: list[str]) -> set[str]:
@@ -283,8 +297,6 @@ def _max_parameters(conn: Any) -> int:
         raw = conn.connection.driver_connection
         getlimit = getattr(raw, "getlimit", None)
         if getlimit is not None:
-            import sqlite3
-
             return max(1, min(SQLITE_CHUNK, getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)))
         return 999  # the smallest limit SQLite has had
     return CHUNK
@@ -293,17 +305,17 @@ def _max_parameters(conn: Any) -> int:
 def _insert(conn: Any, table: Table, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """Append ``rows`` (tuples in ``columns`` order) to ``table``: PostgreSQL's COPY with
     psycopg, else the driver's ``executemany``."""
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     cursor = conn.connection.cursor()
     try:
         if _copies(conn):
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
         mark = _placeholder(conn)
         cursor.executemany(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))})",
+            f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(columns))})",
             rows,
         )
     finally:
@@ -332,7 +344,8 @@ def _read_table(conn: Any, table: Table, schema: dict[str, Any]) -> pl.DataFrame
     """All of ``table``'s rows in ``schema``'s columns, through the driver's cursor."""
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(f"SELECT {', '.join(schema)} FROM {table.name}")
+        q = conn.dialect.identifier_preparer.quote
+        cursor.execute(f"SELECT {', '.join(q(c) for c in schema)} FROM {table.name}")
         return pl.DataFrame(cursor.fetchall(), schema=schema, orient="row")
     finally:
         cursor.close()
