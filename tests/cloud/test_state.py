@@ -195,7 +195,6 @@ def test_the_database_merges_totals_as_merge_days_does(state_url: str) -> None:
 
 def test_seen_looks_up_in_chunks(state_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(state_module, "SQLITE_CHUNK", 7)
-    monkeypatch.setattr(state_module, "PG_ARRAY_CHUNK", 7)
     stored = [f"{i:032x}" for i in range(0, 60, 2)]
     for state in _state(state_url):
         state.commit(

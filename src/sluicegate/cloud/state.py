@@ -106,7 +106,6 @@ batch_reforms = Table(
 )
 CHUNK = 500
 SQLITE_CHUNK = 30_000  # parameters per look-up statement on SQLite (its limit allowing)
-PG_ARRAY_CHUNK = 100_000  # fingerprints per array parameter on PostgreSQL
 
 
 def database_url(url: str | None = None) -> str:
@@ -141,16 +140,26 @@ class MonitorState:
         if not fingerprints:
             return found
         with self.engine.connect() as conn:
+            if _copies(conn):
+                # PostgreSQL: COPY them to a temporary table and join; with its statistics
+                # the planner chooses between index probes and a hash join
+                temp = _temp_table(
+                    conn,
+                    "sluice_seen_lookup",
+                    seen_rows,
+                    ["fingerprint"],
+                    ((f,) for f in fingerprints),
+                )
+                conn.exec_driver_sql(f"ANALYZE {temp}")
+                rows = conn.exec_driver_sql(
+                    f"SELECT s.fingerprint FROM {temp} k "
+                    f"JOIN {seen_rows.name} s ON s.fingerprint = k.fingerprint"
+                )
+                return {r[0] for r in rows}
+            size = _max_parameters(conn)
+            mark = _placeholder(conn)
             cursor = conn.connection.cursor()
             try:
-                if conn.dialect.name == "postgresql":  # one array parameter per chunk
-                    sql = f"SELECT fingerprint FROM {seen_rows.name} WHERE fingerprint = ANY(%s)"
-                    for start in range(0, len(fingerprints), PG_ARRAY_CHUNK):
-                        cursor.execute(sql, (fingerprints[start : start + PG_ARRAY_CHUNK],))
-                        found.update(r[0] for r in cursor.fetchall())
-                    return found
-                size = _max_parameters(conn)
-                mark = _placeholder(conn)
                 for start in range(0, len(fingerprints), size):
                     chunk = fingerprints[start : start + size]
                     cursor.execute(
@@ -323,7 +332,7 @@ def _insert(conn: Any, table: Table, columns: list[str], rows: Iterable[tuple[An
 
 
 def _temp_table(
-    conn: Any, name: str, like: Table, columns: list[str], rows: list[tuple[Any, ...]]
+    conn: Any, name: str, like: Table, columns: list[str], rows: Iterable[tuple[Any, ...]]
 ) -> str:
     """PostgreSQL: a temporary table ``name`` with ``like``'s types for ``columns``, holding
     ``rows`` (by COPY) and dropped at the end of the transaction at the latest; returns its
