@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/screening.py
 	$(PY) benchmarks/simulate.py
 	$(PY) benchmarks/cloud.py --rows 20000000
+	$(PY) benchmarks/cloud_state.py --rows 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

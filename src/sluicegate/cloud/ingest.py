@@ -15,6 +15,7 @@ Parquet gives the 1-based record number.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import threading
@@ -85,6 +86,22 @@ CAPACITY_SCHEMA = {
 }
 DAY_KEYS = ["account", "job", "day"]
 CAPACITY_KEYS = ["account", "hour"]
+# How two batches' rows with the same key combine, column by column: integer sums, the
+# smallest, the largest (nulls ignored; text compared byte by byte). Exact, so the order of the
+# batches does not matter. ``merge_days``/``merge_capacity`` apply it to frames, ``state.py``
+# to the stored totals in SQL.
+DAY_MERGE = {
+    "rows": "sum",
+    "ops_low": "sum",
+    "ops_mid": "sum",
+    "ops_high": "sum",
+    "bio_ops_mid": "sum",
+    "accelerator_seconds": "sum",
+    "first_us": "min",
+    "last_end_us": "max",
+    "parent_job": "max",
+}
+CAPACITY_MERGE = {"capacity_units": "sum", "accelerator_seconds": "sum", "network_gbps": "max"}
 
 
 class TelemetryError(ValueError):
@@ -580,49 +597,9 @@ def aggregate_duckdb(
         source = "estimated"
         valid_rows = -1
         if seen is not None:
-            con.execute(
-                """CREATE TEMP TABLE fp AS SELECT *, md5(concat_ws('|',
-                    CAST(ts_us AS VARCHAR), account, job, accelerator, CAST(count AS VARCHAR),
-                    CAST(dur_us AS VARCHAR),
-                    coalesce(CAST(CAST(floor(utilization_num * 1e6 + 0.5) AS BIGINT) AS VARCHAR), ''),
-                    coalesce(parent_job, ''), coalesce(domain, ''), coalesce(precision, ''),
-                    coalesce(CAST(CAST(floor(network_gbps_num * 1e3 + 0.5) AS BIGINT) AS VARCHAR), '')
-                )) AS fingerprint,
-                row_number() OVER (PARTITION BY 1 ORDER BY file_idx, rn) AS ord
-                FROM estimated"""
+            rows_duplicate, new_fps, valid_rows, source = _duck_dedupe(
+                con, paths, mappers, rejects, seen
             )
-            valid_rows = int(con.execute("SELECT count(*) FROM fp").fetchall()[0][0])
-            con.execute(
-                """CREATE TEMP TABLE fp_first AS SELECT fingerprint, min(ord) AS first_ord
-                   FROM fp GROUP BY fingerprint"""
-            )
-            distinct = [r[0] for r in con.execute("SELECT fingerprint FROM fp_first").fetchall()]
-            already = seen(distinct)
-            con.register(
-                "seen_fp", pa.table({"fingerprint": pa.array(sorted(already), pa.string())})
-            )
-            dups = con.execute(
-                """SELECT f.file_idx, f.rn, s.fingerprint IS NOT NULL AS earlier
-                   FROM fp f JOIN fp_first ff USING (fingerprint)
-                   LEFT JOIN seen_fp s USING (fingerprint)
-                   WHERE s.fingerprint IS NOT NULL OR f.ord <> ff.first_ord
-                   ORDER BY f.file_idx, f.rn"""
-            ).fetchall()
-            for file_idx, rn, earlier in dups:
-                reason = (
-                    "duplicate: already processed in an earlier batch"
-                    if earlier
-                    else "duplicate: same record as an earlier row of this batch"
-                )
-                rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
-            rows_duplicate = len(dups)
-            new_fps = sorted(set(distinct) - already)
-            con.execute(
-                """CREATE TEMP VIEW kept AS SELECT f.* FROM fp f JOIN fp_first ff
-                   ON f.fingerprint = ff.fingerprint AND f.ord = ff.first_ord
-                   WHERE f.fingerprint NOT IN (SELECT fingerprint FROM seen_fp)"""
-            )
-            source = "kept"
         bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
 
         def capacity_sql(rows: str) -> str:
@@ -635,16 +612,18 @@ def aggregate_duckdb(
         # The capacity pass starts at once on a second cursor, without the checks (the
         # cheaper plan), sharing DuckDB's threads with the days pass; its result is kept only
         # if the days pass then shows that every row passed the checks. Otherwise (or if the
-        # unchecked arithmetic failed on a bad row) it is run again with the checks.
+        # unchecked arithmetic failed on a bad row) it is run again with the checks. After
+        # de-duplication, ``kept`` (which has the checks) is read the same way.
         early: dict[str, Any] = {}
         cursor = worker = None
-        if source == "estimated":
+        if source in ("estimated", "kept"):
             cursor = con.cursor()
+            early_source = "unchecked" if source == "estimated" else "kept"
 
             def capacity_early() -> None:
                 try:
                     early["frame"] = canonical_capacity(
-                        _duck_frame(cursor, capacity_sql("unchecked"))
+                        _duck_frame(cursor, capacity_sql(early_source))
                     )
                 except Exception as exc:  # duckdb raises its own error classes
                     early["error"] = exc
@@ -680,7 +659,7 @@ def aggregate_duckdb(
         if valid_rows < 0:
             valid_rows = accepted
         invalid = total_rows - valid_rows
-        if invalid == 0 and "frame" in early:
+        if "frame" in early and (invalid == 0 or source == "kept"):
             capacity = early["frame"]
         else:
             capacity = canonical_capacity(_duck_frame(con, capacity_sql(source)))
@@ -704,6 +683,87 @@ def aggregate_duckdb(
         rows_duplicate=rows_duplicate,
         new_fingerprints=new_fps,
     )
+
+
+# a row's place in the batch as one integer, file_idx * 2^40 + rn: the order of (file_idx, rn),
+# so that the smallest is the first occurrence (files of up to 2^40 rows, 2^23 files)
+ORD_SHIFT = 40
+FINGERPRINT_SQL = """md5(concat_ws('|',
+    CAST(ts_us AS VARCHAR), account, job, accelerator, CAST(count AS VARCHAR),
+    CAST(dur_us AS VARCHAR),
+    coalesce(CAST(CAST(floor(utilization_num * 1e6 + 0.5) AS BIGINT) AS VARCHAR), ''),
+    coalesce(parent_job, ''), coalesce(domain, ''), coalesce(precision, ''),
+    coalesce(CAST(CAST(floor(network_gbps_num * 1e3 + 0.5) AS BIGINT) AS VARCHAR), '')))"""
+
+
+def _duck_dedupe(
+    con: Any,
+    paths: Sequence[str],
+    mappers: dict[int, Callable[[int], int]],
+    rejects: list[Reject],
+    seen: SeenLookup,
+) -> tuple[int, list[str], int, str]:
+    """Drop the rows processed in an earlier batch (``seen``) and the repeats within this batch
+    (the first occurrence in (file, row) order is kept), adding a reject for each. Returns the
+    number dropped, the batch's new fingerprints (sorted), the number of valid rows, and the
+    view to aggregate: ``estimated`` itself when nothing was dropped.
+
+    Only the fingerprints and each row's place are materialised (not the rows): the aggregation
+    passes read the files again and skip the few dropped places."""
+    con.execute(
+        f"""CREATE TEMP TABLE fp AS SELECT {FINGERPRINT_SQL} AS fingerprint,
+            (file_idx << {ORD_SHIFT}) + rn AS ord
+            FROM estimated"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE fp_first AS SELECT fingerprint, min(ord) AS first_ord,
+           count(*) AS n FROM fp GROUP BY fingerprint"""
+    )
+    valid_rows = int(con.execute("SELECT coalesce(sum(n), 0) FROM fp_first").fetchall()[0][0])
+    table = con.execute("SELECT fingerprint FROM fp_first ORDER BY fingerprint").to_arrow_table()
+    distinct: list[str] = table.column(0).to_pylist()
+    already = seen(distinct)
+    repeats = int(con.execute("SELECT count(*) FROM fp_first WHERE n > 1").fetchall()[0][0])
+    if not already and not repeats:
+        return 0, distinct, valid_rows, "estimated"
+    con.register("seen_arrow", pa.table({"fingerprint": pa.array(sorted(already), pa.string())}))
+    con.execute("CREATE TEMP TABLE seen_fp AS SELECT fingerprint FROM seen_arrow")
+    con.unregister("seen_arrow")
+    # the fingerprints with something to drop: seen earlier, or more than one row here
+    con.execute(
+        """CREATE TEMP TABLE dup_fp AS
+           SELECT ff.fingerprint, ff.first_ord, s.fingerprint IS NOT NULL AS earlier
+           FROM fp_first ff LEFT JOIN seen_fp s USING (fingerprint)
+           WHERE ff.n > 1 OR s.fingerprint IS NOT NULL"""
+    )
+    # not TEMP: the capacity pass reads ``kept`` on a second cursor
+    con.execute(
+        """CREATE TABLE dropped AS SELECT f.ord, d.earlier
+           FROM fp f JOIN dup_fp d USING (fingerprint)
+           WHERE d.earlier OR f.ord <> d.first_ord"""
+    )
+    mask = (1 << ORD_SHIFT) - 1
+    dups = con.execute(
+        f"SELECT ord >> {ORD_SHIFT}, ord & {mask}, earlier FROM dropped ORDER BY ord"
+    ).fetchall()
+    for file_idx, rn, earlier in dups:
+        reason = (
+            "duplicate: already processed in an earlier batch"
+            if earlier
+            else "duplicate: same record as an earlier row of this batch"
+        )
+        rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
+    # the new fingerprints, in the same (sorted) order: those of ``distinct`` not seen earlier
+    fresh = con.execute(
+        """SELECT s.fingerprint IS NULL FROM fp_first ff LEFT JOIN seen_fp s USING (fingerprint)
+           ORDER BY ff.fingerprint"""
+    ).to_arrow_table()
+    new_fps = list(itertools.compress(distinct, fresh.column(0).to_pylist()))
+    con.execute(
+        f"""CREATE VIEW kept AS SELECT * FROM estimated
+           WHERE (file_idx << {ORD_SHIFT}) + rn NOT IN (SELECT ord FROM dropped)"""
+    )
+    return len(dups), new_fps, valid_rows, "kept"
 
 
 def _duck_frame(con: Any, sql: str) -> pl.DataFrame:
@@ -774,35 +834,27 @@ def canonical_capacity(df: pl.DataFrame) -> pl.DataFrame:
 
 def merge_days(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Combine per-day job totals from several batches (exact: integer sums, min, max)."""
-    frames = [f for f in frames if f.height]
-    if not frames:
-        return pl.DataFrame(schema=DAYS_SCHEMA)
-    both = pl.concat([canonical_days(f) for f in frames])
-    merged = both.group_by(DAY_KEYS).agg(
-        pl.col("rows").sum(),
-        pl.col("ops_low").sum(),
-        pl.col("ops_mid").sum(),
-        pl.col("ops_high").sum(),
-        pl.col("bio_ops_mid").sum(),
-        pl.col("accelerator_seconds").sum(),
-        pl.col("first_us").min(),
-        pl.col("last_end_us").max(),
-        pl.col("parent_job").max(),
-    )
-    return canonical_days(merged)
+    return _merge(frames, canonical_days, DAYS_SCHEMA, DAY_KEYS, DAY_MERGE)
 
 
 def merge_capacity(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    return _merge(frames, canonical_capacity, CAPACITY_SCHEMA, CAPACITY_KEYS, CAPACITY_MERGE)
+
+
+def _merge(
+    frames: Sequence[pl.DataFrame],
+    canonical: Callable[[pl.DataFrame], pl.DataFrame],
+    schema: dict[str, Any],
+    keys: list[str],
+    rules: dict[str, str],
+) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
     if not frames:
-        return pl.DataFrame(schema=CAPACITY_SCHEMA)
-    both = pl.concat([canonical_capacity(f) for f in frames])
-    merged = both.group_by(CAPACITY_KEYS).agg(
-        pl.col("capacity_units").sum(),
-        pl.col("accelerator_seconds").sum(),
-        pl.col("network_gbps").max(),
-    )
-    return canonical_capacity(merged)
+        return pl.DataFrame(schema=schema)
+    both = pl.concat([canonical(f) for f in frames])
+    how = {"sum": pl.Expr.sum, "min": pl.Expr.min, "max": pl.Expr.max}
+    merged = both.group_by(keys).agg([how[rule](pl.col(c)) for c, rule in rules.items()])
+    return canonical(merged)
 
 
 # --------------------------------------------------------------------------- Dask engine

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,22 +38,20 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    delete,
     insert,
     select,
-    tuple_,
 )
 
 from sluicegate.cloud.ingest import (
     CAPACITY_KEYS,
+    CAPACITY_MERGE,
     CAPACITY_SCHEMA,
     DAY_KEYS,
+    DAY_MERGE,
     DAYS_SCHEMA,
     Aggregates,
     canonical_capacity,
     canonical_days,
-    merge_capacity,
-    merge_days,
 )
 
 DEFAULT_URL = "sqlite:///./sluicegate.db"
@@ -111,6 +110,7 @@ batch_reforms = Table(
     Column("reform_hash", String(64), nullable=False),
 )
 CHUNK = 500
+SQLITE_CHUNK = 30_000  # parameters per look-up statement on SQLite (its limit allowing)
 
 
 def database_url(url: str | None = None) -> str:
@@ -126,6 +126,21 @@ class MonitorState:
         from sluicegate.ledger.database import ensure_schema
 
         self.engine: Engine = create_engine(self.url, future=True)
+        # the merges are INSERT ... ON CONFLICT DO UPDATE: refuse, before any work, a database
+        # without it rather than fail at the end of a batch
+        backend = self.engine.dialect.name
+        if backend not in ("sqlite", "postgresql"):
+            self.engine.dispose()
+            raise ValueError(
+                f"state database {self.engine.url!r}: unsupported backend {backend!r}; use "
+                "sqlite:///FILE or postgresql+psycopg://USER@HOST:PORT/DB"
+            )
+        if backend == "sqlite" and sqlite3.sqlite_version_info < (3, 24):
+            self.engine.dispose()
+            raise ValueError(
+                f"state database {self.engine.url!r}: SQLite {sqlite3.sqlite_version} is older "
+                "than 3.24 (no INSERT ... ON CONFLICT)"
+            )
         try:
             ensure_schema(self.url, self.engine)
         except BaseException:
@@ -135,13 +150,39 @@ class MonitorState:
     def seen(self, fingerprints: list[str]) -> set[str]:
         """The fingerprints among ``fingerprints`` already processed in an earlier batch."""
         found: set[str] = set()
+        if not fingerprints:
+            return found
         with self.engine.connect() as conn:
-            for start in range(0, len(fingerprints), CHUNK):
-                chunk = fingerprints[start : start + CHUNK]
-                rows = conn.execute(
-                    select(seen_rows.c.fingerprint).where(seen_rows.c.fingerprint.in_(chunk))
+            if _copies(conn):
+                # PostgreSQL: COPY them to a temporary table and join; with its statistics
+                # the planner chooses between index probes and a hash join
+                temp = _temp_table(
+                    conn,
+                    "sluice_seen_lookup",
+                    seen_rows,
+                    ["fingerprint"],
+                    ((f,) for f in fingerprints),
                 )
-                found.update(r[0] for r in rows)
+                conn.exec_driver_sql(f"ANALYZE {temp}")
+                rows = conn.exec_driver_sql(
+                    f"SELECT s.fingerprint FROM {temp} k "
+                    f"JOIN {seen_rows.name} s ON s.fingerprint = k.fingerprint"
+                )
+                return {r[0] for r in rows}
+            size = _max_parameters(conn)
+            mark = _placeholder(conn)
+            cursor = conn.connection.cursor()
+            try:
+                for start in range(0, len(fingerprints), size):
+                    chunk = fingerprints[start : start + size]
+                    cursor.execute(
+                        f"SELECT fingerprint FROM {seen_rows.name} WHERE fingerprint IN "
+                        f"({', '.join([mark] * len(chunk))})",
+                        chunk,
+                    )
+                    found.update(r[0] for r in cursor.fetchall())
+            finally:
+                cursor.close()
         return found
 
     def batch_reform(self, batch_id: int) -> dict[str, str] | None:
@@ -156,17 +197,11 @@ class MonitorState:
 
     def days(self) -> pl.DataFrame:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*[job_days.c[k] for k in DAYS_SCHEMA])).all()
-        return canonical_days(
-            pl.DataFrame([tuple(r) for r in rows], schema=DAYS_SCHEMA, orient="row")
-        )
+            return canonical_days(_read_table(conn, job_days, DAYS_SCHEMA))
 
     def capacity(self) -> pl.DataFrame:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*[capacity.c[k] for k in CAPACITY_SCHEMA])).all()
-        return canonical_capacity(
-            pl.DataFrame([tuple(r) for r in rows], schema=CAPACITY_SCHEMA, orient="row")
-        )
+            return canonical_capacity(_read_table(conn, capacity, CAPACITY_SCHEMA))
 
     def commit(
         self, batch: Aggregates, files: Iterable[str], reform: dict[str, str] | None = None
@@ -193,32 +228,146 @@ class MonitorState:
                         reform_hash=reform["reform_hash"],
                     )
                 )
-            self._merge(conn, job_days, DAY_KEYS, batch.days, merge_days)
-            self._merge(conn, capacity, CAPACITY_KEYS, batch.capacity, merge_capacity)
-            for start in range(0, len(batch.new_fingerprints), CHUNK):
-                chunk = batch.new_fingerprints[start : start + CHUNK]
-                conn.execute(
-                    insert(seen_rows), [{"fingerprint": f, "batch_id": batch_id} for f in chunk]
-                )
+            self._merge(conn, job_days, DAY_KEYS, batch.days, DAY_MERGE)
+            self._merge(conn, capacity, CAPACITY_KEYS, batch.capacity, CAPACITY_MERGE)
+            _insert(
+                conn,
+                seen_rows,
+                ["fingerprint", "batch_id"],
+                ((f, batch_id) for f in batch.new_fingerprints),
+            )
         return int(batch_id)
 
     @staticmethod
-    def _merge(conn: Any, table: Table, keys: list[str], new: pl.DataFrame, merge: Any) -> None:
-        """Read the stored rows with the new rows' keys, merge exactly, write them back."""
+    def _merge(
+        conn: Any, table: Table, keys: list[str], new: pl.DataFrame, rules: dict[str, str]
+    ) -> None:
+        """Fold the batch's rows into ``table``: one ``INSERT … ON CONFLICT DO UPDATE`` (SQLite
+        and PostgreSQL both have it) that adds a new key's row and combines an existing one's
+        columns by ``rules`` (``ingest.DAY_MERGE``/``CAPACITY_MERGE``, the rules of
+        ``merge_days``/``merge_capacity``), in the database: nothing is read back."""
         if new.height == 0:
             return
-        key_cols = tuple(table.c[k] for k in keys)
-        new_keys = [tuple(r) for r in new.select(keys).iter_rows()]
-        old_rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(new_keys), CHUNK):
-            chunk = new_keys[start : start + CHUNK]
-            old_rows += [
-                tuple(r)
-                for r in conn.execute(
-                    select(*[table.c[c] for c in new.columns]).where(tuple_(*key_cols).in_(chunk))
-                ).all()
-            ]
-            conn.execute(delete(table).where(tuple_(*key_cols).in_(chunk)))
-        old = pl.DataFrame(old_rows, schema=dict(new.schema), orient="row")
-        merged = merge([old, new])
-        conn.execute(insert(table), merged.to_dicts())
+        q = conn.dialect.identifier_preparer.quote
+        columns = list(new.columns)
+        names = ", ".join(q(c) for c in columns)
+        updates = ", ".join(
+            f"{q(c)} = {_combine_sql(conn, table, c, rule)}" for c, rule in rules.items()
+        )
+        conflict = f"ON CONFLICT ({', '.join(q(k) for k in keys)}) DO UPDATE SET {updates}"
+        rows = new.select(columns).rows()
+        if _copies(conn):  # COPY to a temporary table, then one statement
+            temp = _temp_table(conn, "sluice_merge_rows", table, columns, rows)
+            conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} {conflict}"
+            )
+            conn.exec_driver_sql(f"DROP TABLE {temp}")
+            return
+        mark = _placeholder(conn)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO {table.name} ({names}) "
+                f"VALUES ({', '.join([mark] * len(columns))}) {conflict}",
+                rows,
+            )
+        finally:
+            cursor.close()
+
+
+# --------------------------------------------------------------------------- bulk helpers
+
+
+def _combine_sql(conn: Any, table: Table, column: str, rule: str) -> str:
+    """SQL for the stored value of ``column`` combined with the incoming one (``excluded``) by
+    ``rule``: a sum, or the smaller/larger with nulls ignored, text compared byte by byte (as
+    polars does), whatever the database's collation."""
+    q = conn.dialect.identifier_preparer.quote
+    old, new = f"{table.name}.{q(column)}", f"excluded.{q(column)}"
+    if rule == "sum":
+        return f"{old} + {new}"
+    if rule not in ("min", "max"):
+        raise ValueError(f"merge rule for {column}: {rule!r} is not one of sum, min, max")
+    collate = ""
+    if isinstance(table.c[column].type, String):
+        collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else " COLLATE BINARY"
+    op = "<" if rule == "min" else ">"
+    return (
+        f"CASE WHEN {new} IS NULL THEN {old} WHEN {old} IS NULL THEN {new} "
+        f"WHEN {new}{collate} {op} {old}{collate} THEN {new} ELSE {old} END"
+    )
+
+
+def _copies(conn: Any) -> bool:
+    """Whether bulk rows go through COPY (PostgreSQL with psycopg 3)."""
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _placeholder(conn: Any) -> str:
+    """The DBAPI driver's parameter marker (raw SQL goes to the driver's own cursor)."""
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        return "?"
+    if style in ("format", "pyformat"):
+        return "%s"
+    raise NotImplementedError(f"state database: parameter style {style!r} is not supported")
+
+
+def _max_parameters(conn: Any) -> int:
+    """How many parameters one statement may carry (SQLite's limit is set at compile time)."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        getlimit = getattr(raw, "getlimit", None)
+        if getlimit is not None:
+            return max(1, min(SQLITE_CHUNK, getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)))
+        return 999  # the smallest limit SQLite has had
+    return CHUNK
+
+
+def _insert(conn: Any, table: Table, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
+    """Append ``rows`` (tuples in ``columns`` order) to ``table``: PostgreSQL's COPY with
+    psycopg, else the driver's ``executemany``."""
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    cursor = conn.connection.cursor()
+    try:
+        if _copies(conn):
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        mark = _placeholder(conn)
+        cursor.executemany(
+            f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([mark] * len(columns))})",
+            rows,
+        )
+    finally:
+        cursor.close()
+
+
+def _temp_table(
+    conn: Any, name: str, like: Table, columns: list[str], rows: Iterable[tuple[Any, ...]]
+) -> str:
+    """PostgreSQL: a temporary table ``name`` with ``like``'s types for ``columns``, holding
+    ``rows`` (by COPY) and dropped at the end of the transaction at the latest; returns its
+    qualified name."""
+    temp = Table(
+        name,
+        MetaData(),
+        *[Column(c, like.c[c].type) for c in columns],
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    temp.create(conn)
+    _insert(conn, temp, columns, rows)
+    return f"pg_temp.{name}"
+
+
+def _read_table(conn: Any, table: Table, schema: dict[str, Any]) -> pl.DataFrame:
+    """All of ``table``'s rows in ``schema``'s columns, through the driver's cursor."""
+    cursor = conn.connection.cursor()
+    try:
+        q = conn.dialect.identifier_preparer.quote
+        cursor.execute(f"SELECT {', '.join(q(c) for c in schema)} FROM {table.name}")
+        return pl.DataFrame(cursor.fetchall(), schema=schema, orient="row")
+    finally:
+        cursor.close()
