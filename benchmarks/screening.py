@@ -19,7 +19,8 @@ Prints (and saves to bench-results/screening.json), all measured in this run on 
 - baseline 2, OpenSanctions nomenklatura's default matcher (``RegressionV1``, plus ``LogicV2``
   when fast enough) re-scoring the brute-force top 10 (it has no candidate index of its own),
   on a smaller sample; skipped with a message when nomenklatura is not installed
-  (``pip install -e '.[bench]'``).
+  (``pip install -e '.[bench]'``, in a venv of its own since nomenklatura pins duckdb<2:
+  ``make bench`` makes ``.venv-bench`` for it).
 Not a test: nothing here asserts a time.
 """
 
@@ -443,7 +444,9 @@ def main() -> None:
     try:
         from nomenklatura.matching import DefaultAlgorithm, LogicV2
     except ImportError as exc:
-        print(f"\nbaseline: nomenklatura skipped ({exc}); install with pip install -e '.[bench]'")
+        print(
+            f"\nbaseline: nomenklatura skipped ({exc}); `make bench` runs this from .venv-bench, which has it"
+        )
         save("screening", figures)
         return
     nk_step = max(1, len(sample) // args.nk_sample)
