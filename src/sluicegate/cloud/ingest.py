@@ -720,7 +720,7 @@ def _duck_dedupe(
            count(*) AS n FROM fp GROUP BY fingerprint"""
     )
     valid_rows = int(con.execute("SELECT coalesce(sum(n), 0) FROM fp_first").fetchall()[0][0])
-    table = con.execute("SELECT fingerprint FROM fp_first ORDER BY fingerprint").to_arrow_table()
+    table = con.sql("SELECT fingerprint FROM fp_first ORDER BY fingerprint").to_arrow_table()
     distinct: list[str] = table.column(0).to_pylist()
     already = seen(distinct)
     repeats = int(con.execute("SELECT count(*) FROM fp_first WHERE n > 1").fetchall()[0][0])
@@ -754,7 +754,7 @@ def _duck_dedupe(
         )
         rejects.append(Reject(str(paths[file_idx]), mappers[file_idx](int(rn)), reason))
     # the new fingerprints, in the same (sorted) order: those of ``distinct`` not seen earlier
-    fresh = con.execute(
+    fresh = con.sql(
         """SELECT s.fingerprint IS NULL FROM fp_first ff LEFT JOIN seen_fp s USING (fingerprint)
            ORDER BY ff.fingerprint"""
     ).to_arrow_table()
