@@ -66,7 +66,8 @@ def schema_differences(url: str) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"version_table": database.VERSION_TABLE}
+                connection,
+                opts={"version_table": database.VERSION_TABLE, "compare_server_default": True},
             )
             return list(
                 compare_metadata(context, [ledger_metadata, Base.metadata, cloud_state.metadata])

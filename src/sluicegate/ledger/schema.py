@@ -34,8 +34,8 @@ pools = Table(
     Column("period", String(64)),
     Column("limit_tpp", Float(53)),
     Column("limit_as_of", String(10)),
-    Column("used", Float(53), nullable=False, default=0.0),
-    Column("attrition", Float(53), nullable=False, default=0.0),
+    Column("used", Float(53), nullable=False, default=0.0, server_default="0"),
+    Column("attrition", Float(53), nullable=False, default=0.0, server_default="0"),
     Column("updated_at", String(40), nullable=False),
 )
 
