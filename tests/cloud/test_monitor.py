@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -171,37 +170,14 @@ def test_a_failure_while_committing_rolls_back(
     assert result.rows_duplicate == 0
 
 
-def test_state_on_postgresql(sample: dict[str, Path], tmp_path: Path) -> None:
+def test_state_on_postgresql(sample: dict[str, Path], tmp_path: Path, postgres_url: str) -> None:
     """Two batches on a PostgreSQL state database give the alerts of one stateless run; the
     database gets its schema (Alembic, to head) on first use, in a schema of its own here."""
-    pytest.importorskip("psycopg")
-    import uuid
-
-    import psycopg
-
-    base = os.environ.get(
-        "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    schema = f"sg_cloud_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(plain, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        reason = f"PostgreSQL not reachable at {plain} ({type(exc).__name__})"
-        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"required service missing: {reason}")
-        pytest.skip(reason)
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    try:
-        once = run_monitor([str(sample["telemetry"])], stateless=True)
-        first, second = _split(sample, tmp_path)
-        run_monitor([first], state_url=url)
-        twice = run_monitor([second], state_url=url)
-        assert twice.alerts == once.alerts
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    once = run_monitor([str(sample["telemetry"])], stateless=True)
+    first, second = _split(sample, tmp_path)
+    run_monitor([first], state_url=postgres_url)
+    twice = run_monitor([second], state_url=postgres_url)
+    assert twice.alerts == once.alerts
 
 
 @settings(

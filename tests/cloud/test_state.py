@@ -5,8 +5,6 @@ SLUICE_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,42 +26,16 @@ from sluicegate.cloud.ingest import (
 from sluicegate.cloud.monitor import run_monitor
 from sluicegate.cloud.state import MonitorState
 
-POSTGRES_URL = os.environ.get(
-    "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 HEADER = "timestamp,account,job,accelerator,count,seconds,utilization,parent_job,domain,precision"
 EARLIER = "duplicate: already processed in an earlier batch"
 HERE = "duplicate: same record as an earlier row of this batch"
 
 
-def _postgres_schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(plain, connect_timeout=3):
-            pass
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}"
-        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (SLUICE_REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-    schema = f"sg_cloud_state_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    yield from _postgres_schema()
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))  # a schema of its own
 
 
 def _state(url: str) -> Iterator[MonitorState]:

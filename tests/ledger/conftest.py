@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ledger_stand_in as stand_in
-
-POSTGRES_URL = os.environ.get(
-    "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def real_engine_available() -> bool:
@@ -55,52 +49,22 @@ def stand_in_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rules, "decide_records", stand_in.decide_records, raising=False)
 
 
-def _postgres_or_skip() -> None:
-    import psycopg
-
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(plain, connect_timeout=3):
-            pass
-    except Exception as exc:
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}"
-        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (SLUICE_REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-
-
-def _postgres_schema() -> Iterator[str]:
-    import psycopg
-
-    _postgres_or_skip()
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    schema = f"sg_ledger_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def db_url(  # type: ignore[no-untyped-def]
+    backend: str, tmp_path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str:
     """A fresh, empty database on the backend; SLUICE_DATABASE_URL points at it."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
-        monkeypatch.setenv("SLUICE_DATABASE_URL", url)
-        yield url
-        return
-    for url in _postgres_schema():
-        monkeypatch.setenv("SLUICE_DATABASE_URL", url)
-        yield url
+    else:
+        url = request.getfixturevalue("postgres_url")  # a schema of its own (tests/conftest.py)
+    monkeypatch.setenv("SLUICE_DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture

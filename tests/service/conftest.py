@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,38 +22,14 @@ TXN: dict[str, Any] = {
     "consignee": {"id": "acme-in", "name": "Acme Compute", "headquarters": "IN"},
 }
 PARTY = "bis-entity-list:cn-huawei-technologies-co-ltd"
-POSTGRES_URL = os.environ.get(
-    "SLUICE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
-def database_url(backend: str, tmp: Path) -> Iterator[str]:
-    """A fresh database on ``backend``: a SQLite file in ``tmp``, or a PostgreSQL schema
-    dropped afterwards (skipped when the server is unreachable, unless
-    SLUICE_REQUIRE_SERVICES=1)."""
+def database_url(request: pytest.FixtureRequest, backend: str, tmp: Path) -> str:
+    """A fresh database on ``backend``: a SQLite file in ``tmp``, or a PostgreSQL schema of the
+    test's own (the ``postgres_url`` fixture of tests/conftest.py)."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp}/service.db"
-        return
-    import psycopg
-
-    plain = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(plain, connect_timeout=3):
-            pass
-    except Exception as exc:
-        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}"
-        if os.environ.get("SLUICE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + " (SLUICE_REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-    schema = f"sg_service_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        return f"sqlite:///{tmp}/service.db"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 def make_app(tmp: Path, **overrides: Any) -> Any:

@@ -18,15 +18,15 @@ from sluicegate.cloud.sample import sample_customers, write_sample
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    for url in database_url(request.param, tmp_path):
-        app = make_app(tmp_path, database_url=url)
-        keys = {
-            "compliance": app.state.store.add_user("ops", "compliance"),
-            "auditor": app.state.store.add_user("audit", "auditor"),
-        }
-        files = write_sample(tmp_path / "sample")
-        with TestClient(app) as client:
-            yield {"client": client, "keys": keys, "files": files, "app": app, "tmp": tmp_path}
+    url = database_url(request, request.param, tmp_path)
+    app = make_app(tmp_path, database_url=url)
+    keys = {
+        "compliance": app.state.store.add_user("ops", "compliance"),
+        "auditor": app.state.store.add_user("audit", "auditor"),
+    }
+    files = write_sample(tmp_path / "sample")
+    with TestClient(app) as client:
+        yield {"client": client, "keys": keys, "files": files, "app": app, "tmp": tmp_path}
 
 
 def _h(svc: dict[str, Any], role: str = "compliance") -> dict[str, str]:

@@ -27,20 +27,20 @@ def _snapshot(url: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_demo_is_seeded_once(backend: str, tmp_path: Path) -> None:
-    for url in database_url(backend, tmp_path):
-        settings = Settings(database_url=url, jobs_dir=tmp_path / "jobs")
-        first = seed_demo(settings)
-        assert first["ledger"]["reservations"] == 16 and not first["ledger"]["already_seeded"]
-        assert first["cloud"] == {"customers": 8, "telemetry_rows_new": 337, "alerts": 6}
-        after_one = _snapshot(url)
-        assert after_one["intact"]
-        assert after_one["kinds"].count("reserve") == 16
-        assert after_one["kinds"].count("confirm") == len(CONFIRM)
-        assert after_one["kinds"].count("release") == len(RELEASE)
-        assert any(used > 0 for used, _, _ in after_one["pools"].values())
-        assert len(after_one["customers"]) == 8
-        second = seed_demo(settings)
-        assert second["ledger"]["already_seeded"] == 1
-        assert second["cloud"]["telemetry_rows_new"] == 0
-        assert _snapshot(url) == after_one
+def test_demo_is_seeded_once(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = database_url(request, backend, tmp_path)
+    settings = Settings(database_url=url, jobs_dir=tmp_path / "jobs")
+    first = seed_demo(settings)
+    assert first["ledger"]["reservations"] == 16 and not first["ledger"]["already_seeded"]
+    assert first["cloud"] == {"customers": 8, "telemetry_rows_new": 337, "alerts": 6}
+    after_one = _snapshot(url)
+    assert after_one["intact"]
+    assert after_one["kinds"].count("reserve") == 16
+    assert after_one["kinds"].count("confirm") == len(CONFIRM)
+    assert after_one["kinds"].count("release") == len(RELEASE)
+    assert any(used > 0 for used, _, _ in after_one["pools"].values())
+    assert len(after_one["customers"]) == 8
+    second = seed_demo(settings)
+    assert second["ledger"]["already_seeded"] == 1
+    assert second["cloud"]["telemetry_rows_new"] == 0
+    assert _snapshot(url) == after_one

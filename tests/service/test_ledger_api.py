@@ -24,17 +24,17 @@ H100_TPP = 15832
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def svc(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[dict[str, Any]]:
-    for url in database_url(request.param, tmp_path):
-        app = make_app(tmp_path, database_url=url)
-        store = app.state.store
-        keys = {
-            "exporter": store.add_user("acme-exports", "exporter", ["acme-in"]),
-            "compliance": store.add_user("ops", "compliance"),
-            "auditor": store.add_user("audit", "auditor"),
-            "admin": store.add_user("root", "admin"),
-        }
-        with TestClient(app) as client:
-            yield {"client": client, "keys": keys, "url": url, "app": app}
+    url = database_url(request, request.param, tmp_path)
+    app = make_app(tmp_path, database_url=url)
+    store = app.state.store
+    keys = {
+        "exporter": store.add_user("acme-exports", "exporter", ["acme-in"]),
+        "compliance": store.add_user("ops", "compliance"),
+        "auditor": store.add_user("audit", "auditor"),
+        "admin": store.add_user("root", "admin"),
+    }
+    with TestClient(app) as client:
+        yield {"client": client, "keys": keys, "url": url, "app": app}
 
 
 def _post(svc: dict[str, Any], role: str, path: str, **kwargs: Any) -> Any:
