@@ -89,7 +89,7 @@ CAPACITY_KEYS = ["account", "hour"]
 # How two batches' rows with the same key combine, column by column: integer sums, the
 # smallest, the largest (nulls ignored; text compared byte by byte). Exact, so the order of the
 # batches does not matter. ``merge_days``/``merge_capacity`` apply it to frames, ``state.py``
-# to the stored totals in SQL.
+# to the stored totals in SQL, ``aggregate_dask`` to its partitions' totals.
 DAY_MERGE = {
     "rows": "sum",
     "ops_low": "sum",
@@ -1257,33 +1257,14 @@ def aggregate_dask(
                 valid = valid.map_partitions(keep, meta=valid._meta)
         day_meta = _empty_pandas(DAYS_SCHEMA)
         day_parts = valid.map_partitions(_pandas_days, meta=day_meta)
-        days_dd = (
-            day_parts.groupby(DAY_KEYS)
-            .agg(
-                {
-                    "rows": "sum",
-                    "ops_low": "sum",
-                    "ops_mid": "sum",
-                    "ops_high": "sum",
-                    "bio_ops_mid": "sum",
-                    "accelerator_seconds": "sum",
-                    "first_us": "min",
-                    "last_end_us": "max",
-                    "parent_job": "max",
-                }
-            )
-            .reset_index()
-        )
+        # the partitions' totals combine by the same rules as batches do (DAY_MERGE)
+        days_dd = day_parts.groupby(DAY_KEYS).agg(DAY_MERGE).reset_index()
         bucket_us = config.estimate.capacity_bucket_seconds * 1_000_000
         cap_meta = _empty_pandas(CAPACITY_SCHEMA)
         cap_parts = valid.map_partitions(
             _pandas_capacity, bucket_us, config.estimate.capacity_unit, meta=cap_meta
         )
-        capacity_dd = (
-            cap_parts.groupby(CAPACITY_KEYS)
-            .agg({"capacity_units": "sum", "accelerator_seconds": "sum", "network_gbps": "max"})
-            .reset_index()
-        )
+        capacity_dd = cap_parts.groupby(CAPACITY_KEYS).agg(CAPACITY_MERGE).reset_index()
         if bad is None:  # one pass computes the rejects and both tables
             bad, days, capacity = dask.compute(bad_dd, days_dd, capacity_dd)
             _dask_rejects(bad, paths, rejects)
