@@ -113,22 +113,15 @@ def _read_records(source: str) -> tuple[list[Any], list[tuple[int, str]]]:
     return records, bad
 
 
-def _batch_failed(results: list[dict[str, Any]], records: list[Any]) -> None:
+def _batch_failed(exc: InvalidRecords, records: list[Any]) -> None:
     """Print one line per input record (errors where they are, and a note on the valid ones that
     nothing was written) and exit 2."""
-    first_bad = next(i for i, r in enumerate(results) if "error" in r)
-    for i, result in enumerate(results):
-        if "error" not in result:
-            record = records[i] if isinstance(records[i], dict) else {}
-            result = {
-                "id": record.get("id"),
-                "error": {
-                    "field": "records",
-                    "message": f"not reserved: record {first_bad + 1} of this input is invalid "
-                    "and a reserve call is all or nothing; nothing was written",
-                },
-            }
-        typer.echo(canonical_json(result))
+    note = (
+        "not reserved: record {record} of this input is invalid and a reserve call is all or "
+        "nothing; nothing was written"
+    )
+    for line in exc.lines(records, "records", note):
+        typer.echo(canonical_json(line))
     raise typer.Exit(2)
 
 
@@ -160,14 +153,14 @@ def ledger_reserve(
         results: list[dict[str, Any]] = [r if isinstance(r, dict) else {} for r in records]
         for position, reason in bad:
             results[position] = {"id": None, "error": {"field": "line", "message": reason}}
-        _batch_failed(results, records)
+        _batch_failed(InvalidRecords(results), records)
     ledger = _open(create=True)
     try:
         decisions = ledger.reserve(
             records, regime=regime, reform=reform, idempotency_key=idempotency_key, trace=trace
         )
     except InvalidRecords as exc:
-        _batch_failed(exc.results, records)
+        _batch_failed(exc, records)
         return
     except (LedgerError, DatabaseNotReady) as exc:
         raise _fail(exc.field, exc.message) from None

@@ -3,6 +3,8 @@ maps ``LedgerInputError`` and ``DatabaseNotReady`` to exit 2 and ``AuditChainBro
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LedgerError(Exception):
     """Base class of ledger errors."""
@@ -34,3 +36,19 @@ class InvalidRecords(LedgerError, ValueError):
         first = bad[0]["error"] if bad else {"field": "records", "message": "invalid"}
         super().__init__(str(first.get("field")), str(first.get("message")))
         self.results = results
+
+    def lines(self, records: list[Any], field: str, note: str) -> list[dict[str, Any]]:
+        """One output line per input record, in order: the engine's error where a record is
+        invalid, and for each valid record an error on ``field`` saying it was not reserved either
+        (``note``, formatted with ``record``: the 1-based number of the first invalid record)."""
+        bad = next((i for i, r in enumerate(self.results) if "error" in r), 0)
+        out = []
+        for record, result in zip(records, self.results, strict=True):
+            if "error" not in result:
+                given = record if isinstance(record, dict) else {}
+                result = {
+                    "id": given.get("id"),
+                    "error": {"field": field, "message": note.format(record=bad + 1)},
+                }
+            out.append(result)
+        return out

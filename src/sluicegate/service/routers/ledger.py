@@ -26,6 +26,7 @@ from fastapi.concurrency import iterate_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sluicegate.ledger.core import summarise_event
+from sluicegate.ledger.errors import InvalidRecords
 from sluicegate.service.audit import actor_of
 from sluicegate.service.auth import allow
 from sluicegate.service.errors import ApiError
@@ -119,23 +120,14 @@ def _refused(decisions: list[dict[str, Any]], records: list[Any]) -> str | None:
     return None
 
 
-def _invalid(results: list[dict[str, Any]], records: list[Any]) -> ApiError:
-    bad = next(i for i, r in enumerate(results) if "error" in r)
-    out = []
-    for i, result in enumerate(results):
-        if "error" not in result:
-            record = records[i] if isinstance(records[i], dict) else {}
-            result = {
-                "id": record.get("id"),
-                "error": {
-                    "field": "transactions",
-                    "message": f"not reserved: record {bad + 1} is invalid and a reservation "
-                    "is all or nothing; nothing was written",
-                },
-            }
-        out.append(result)
-    first = results[bad]["error"]
-    return ApiError(422, first["message"], first["field"], extra={"decisions": out})
+def _invalid(exc: InvalidRecords, records: list[Any]) -> ApiError:
+    out = exc.lines(
+        records,
+        "transactions",
+        "not reserved: record {record} is invalid and a reservation is all or nothing; "
+        "nothing was written",
+    )
+    return ApiError(422, exc.message, exc.field, extra={"decisions": out})
 
 
 def reserve_records(
@@ -149,12 +141,7 @@ def reserve_records(
     trace: bool,
 ) -> list[dict[str, Any]]:
     """Reserve ``records`` (all or nothing) with the caller as actor; ApiError on refusal."""
-    from sluicegate.ledger import (
-        DatabaseNotReady,
-        InvalidRecords,
-        LedgerInputError,
-        consignee_key,
-    )
+    from sluicegate.ledger import DatabaseNotReady, LedgerInputError, consignee_key
     from sluicegate.rules import DecisionRequestError, decide_records
 
     ledger = request.app.state.ledger
@@ -174,7 +161,7 @@ def reserve_records(
                 records, regime=regime, reform=reform, quota=ledger.quota_book(), trace=False
             )
             if any("error" in r for r in preview):
-                raise _invalid(preview, records)
+                raise _invalid(InvalidRecords(preview), records)
             why = _refused(preview, records)
             if why:
                 raise ApiError(409, why, "quota", extra={"decisions": preview})
@@ -187,7 +174,7 @@ def reserve_records(
             trace=trace,
         )
     except InvalidRecords as exc:
-        raise _invalid(exc.results, records) from None
+        raise _invalid(exc, records) from None
     except LedgerInputError as exc:
         status = 409 if exc.field == "idempotency_key" else 422
         raise ApiError(status, exc.message, exc.field) from None
