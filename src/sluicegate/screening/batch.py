@@ -37,7 +37,6 @@ from sluicegate.screening.matcher import (
     COMMON_CAP,
     JOINED_SIMILARITY,
     MAX_COMMON_PROPOSALS,
-    MAX_EXACT_NAMES,
     MAX_TIED_CANDIDATES,
     MAX_WORD_PROPOSALS,
     NGRAM_MAX_POSTINGS,
@@ -322,16 +321,7 @@ class BatchIndex:
         for query, ids, any_proposal in zip(queries, chosen, proposed, strict=True):
             if not any_proposal:
                 continue  # the reference returns no candidates at all
-            seen = set(ids)
-            for more in (
-                index.word_set_postings.get(query.sorted_joined),
-                index.joined_postings.get(query.joined),
-            ):
-                if more:
-                    for name_id in more[:MAX_EXACT_NAMES]:
-                        if name_id not in seen:
-                            ids.append(name_id)
-                            seen.add(name_id)
+            index.add_exact_names(query, ids)
         return chosen
 
     def _plan(self, token: str, abjad: bool) -> Plan:

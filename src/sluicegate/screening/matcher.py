@@ -444,19 +444,23 @@ class NameIndex:
         best_score = float(scores[order[0]])
         floor = max(CANDIDATE_FLOOR, best_score - CANDIDATE_MARGIN)
         chosen = [int(ids[i]) for i in order if scores[i] >= floor]
-        # every name with exactly the query's words, or its letters, is scored however many
-        # names share them
-        chosen_set = set(chosen)
+        self.add_exact_names(query, chosen)
+        return chosen
+
+    def add_exact_names(self, query: Query, chosen: list[int]) -> None:
+        """Append to ``chosen`` (in place, without repeats) the names with exactly the query's
+        words, or its letters: they are scored however many names share them (up to
+        MAX_EXACT_NAMES each). The one-query and the batch candidate searches both end here."""
+        seen = set(chosen)
         for extra in (
             self.word_set_postings.get(query.sorted_joined),
             self.joined_postings.get(query.joined),
         ):
             if extra:
                 for name_id in extra[:MAX_EXACT_NAMES]:
-                    if name_id not in chosen_set:
+                    if name_id not in seen:
                         chosen.append(name_id)
-                        chosen_set.add(name_id)
-        return chosen
+                        seen.add(name_id)
 
     def _posting_set(self, token: str) -> frozenset[int]:
         cached = self._posting_sets.get(token)
