@@ -36,25 +36,29 @@ LAW_DIR = Path(__file__).resolve().parents[1] / "law"
 # ------------------------------------------------------------------ helpers
 
 
+def _decide(
+    record: dict[str, Any], book: dict[str, float], memo: str, **kwargs: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The decision and draws of one record with SLUICE_RULES_MEMO set to ``memo``."""
+    draws: list[dict[str, Any]] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SLUICE_RULES_MEMO", memo)
+        out = decide_records([record], quota=InMemoryQuotaBook(book), draws=draws, **kwargs)
+    return out, draws
+
+
 def batch_path(
     record: dict[str, Any], book: dict[str, float], **kwargs: Any
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The decision by the vectorised engine (the memo switched off)."""
-    draws: list[dict[str, Any]] = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SLUICE_RULES_MEMO", "0")
-        out = decide_records([record], quota=InMemoryQuotaBook(book), draws=draws, **kwargs)
-    return out, draws
+    return _decide(record, book, "0", **kwargs)
 
 
 def memo_path(
     record: dict[str, Any], book: dict[str, float], **kwargs: Any
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    draws: list[dict[str, Any]] = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SLUICE_RULES_MEMO", "1")
-        out = decide_records([record], quota=InMemoryQuotaBook(book), draws=draws, **kwargs)
-    return out, draws
+    """The decision through the memo (remembered evaluations reused)."""
+    return _decide(record, book, "1", **kwargs)
 
 
 def pool_steps(
