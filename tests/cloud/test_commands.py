@@ -94,3 +94,18 @@ def test_monitor_unreadable_file_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["cloud", "monitor", str(tmp_path / "nope.parquet"), "--stateless"])
     assert result.exit_code == 2
     assert "nothing was recorded" in result.stderr
+
+
+def test_monitor_state_db_that_cannot_be_used_exit_2(
+    sample: dict[str, Path], tmp_path: Path
+) -> None:
+    """A --state-db that is not a URL, or names a driver that is not installed, is refused with
+    the option named and nothing written (no traceback)."""
+    for url in ("not a url", "mysql+nosuchdriver://u@h/db"):
+        result = runner.invoke(
+            app, ["cloud", "monitor", str(sample["telemetry"]), "--state-db", url]
+        )
+        assert result.exit_code == 2, result.output
+        assert "state_db: cannot use" in result.stderr
+        assert "nothing was recorded" in result.stderr
+        assert result.stdout == ""

@@ -41,6 +41,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import ArgumentError
 
 from sluicegate.cloud.ingest import (
     CAPACITY_KEYS,
@@ -53,6 +54,7 @@ from sluicegate.cloud.ingest import (
     canonical_capacity,
     canonical_days,
 )
+from sluicegate.ledger.errors import DatabaseNotReady
 
 DEFAULT_URL = "sqlite:///./sluicegate.db"
 metadata = MetaData()
@@ -118,6 +120,10 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("SLUICE_DATABASE_URL") or DEFAULT_URL
 
 
+class UnusableStateDatabase(DatabaseNotReady, ValueError):
+    """The state database's URL names no backend this code can use (or cannot be parsed)."""
+
+
 class MonitorState:
     """Running totals of the monitor, in the project database."""
 
@@ -125,21 +131,29 @@ class MonitorState:
         self.url = database_url(url)
         from sluicegate.ledger.database import ensure_schema
 
-        self.engine: Engine = create_engine(self.url, future=True)
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+        except (ArgumentError, ImportError) as exc:  # not a URL, or no driver for it
+            raise UnusableStateDatabase(
+                "state_db", f"cannot use {self.url!r} as the state database: {exc}"
+            ) from None
         # the merges are INSERT ... ON CONFLICT DO UPDATE: refuse, before any work, a database
         # without it rather than fail at the end of a batch
         backend = self.engine.dialect.name
+        problem = None
         if backend not in ("sqlite", "postgresql"):
-            self.engine.dispose()
-            raise ValueError(
-                f"state database {self.engine.url!r}: unsupported backend {backend!r}; use "
-                "sqlite:///FILE or postgresql+psycopg://USER@HOST:PORT/DB"
+            problem = (
+                f"unsupported backend {backend!r}; use sqlite:///FILE or "
+                "postgresql+psycopg://USER@HOST:PORT/DB"
             )
-        if backend == "sqlite" and sqlite3.sqlite_version_info < (3, 24):
+        elif backend == "sqlite" and sqlite3.sqlite_version_info < (3, 24):
+            problem = (
+                f"SQLite {sqlite3.sqlite_version} is older than 3.24 (no INSERT ... ON CONFLICT)"
+            )
+        if problem is not None:
             self.engine.dispose()
-            raise ValueError(
-                f"state database {self.engine.url!r}: SQLite {sqlite3.sqlite_version} is older "
-                "than 3.24 (no INSERT ... ON CONFLICT)"
+            raise UnusableStateDatabase(
+                "state_db", f"state database {self.engine.url!r}: {problem}"
             )
         try:
             ensure_schema(self.url, self.engine)
