@@ -173,3 +173,73 @@ def test_revision_0002_keeps_every_decision_and_compresses_events(db_url: str) -
         assert ledger.verify_audit().intact
         ledger.reserve([txn("after", 1)], regime=REGIME)
         assert ledger.verify_audit().intact
+
+
+def test_a_batch_is_decided_once_unless_a_pool_moves(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL learns a multi-record call's pools from an unlocked probe, then locks them in
+    key order. When every locked pool holds what the probe read, the probe's decisions stand (the
+    engine runs once); when another writer drew on one in between, the engine decides again
+    under the locks, and the committed decisions show the balance they were taken on."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the probe of a multi-record call is PostgreSQL's (SQLite locks it all)")
+    from sluicegate import rules
+    from sluicegate.ledger import book as book_module
+
+    engine_calls: list[int] = []
+    traced: list[bool] = []
+    decide = rules.decide_records
+
+    def counting(records: Any, **kwargs: Any) -> Any:
+        engine_calls.append(len(records))
+        traced.append(bool(kwargs.get("trace", True)))
+        return decide(records, **kwargs)
+
+    monkeypatch.setattr(rules, "decide_records", counting)
+    with Ledger(db_url, actor="t") as ledger, Ledger(db_url, actor="other") as other:
+        ledger.reserve([txn("first", 2)], regime=REGIME)
+        engine_calls.clear()
+        quiet = ledger.reserve([txn("a", 3), txn("b", 4, consignee="beta-in")], regime=REGIME)
+        assert engine_calls == [2]  # the probe's decisions were kept
+        assert quiet[0]["quota"]["used_before"] == 2 * 15832.0
+
+        # Another writer draws on acme-in's pool after the probe has read it.
+        probe_used = book_module.ProbeQuotaBook.used
+        moved: list[str] = []
+
+        def probe_then_move(self: Any, pool: str) -> float:
+            value = probe_used(self, pool)
+            if pool.startswith("lpp:acme-in") and not moved:
+                moved.append(pool)
+                other.reserve([txn("between", 10)], regime=REGIME)
+            return value
+
+        monkeypatch.setattr(book_module.ProbeQuotaBook, "used", probe_then_move)
+        engine_calls.clear()
+        busy = ledger.reserve([txn("c", 1), txn("d", 1, consignee="beta-in")], regime=REGIME)
+        # The probe (2 records), the other writer's reservation (1), then the same two records
+        # decided again under the locks.
+        assert moved and engine_calls == [2, 1, 2]
+        # "c" was decided on acme-in's balance after "between": 2 + 3 + 10 H100.
+        assert busy[0]["quota"]["used_before"] == 15 * 15832.0
+        assert busy[1]["quota"]["used_before"] == 4 * 15832.0
+        assert ledger.verify_audit().intact
+        pools = {p["pool"]: p for p in ledger.balance()["pools"]}
+        assert pools["lpp:acme-in:2025"]["used"] == 16 * 15832.0
+
+        # After probes that mostly could not be kept, the probe skips the trace (it would be
+        # rendered twice); the decisions still carry it, and a quiet spell brings it back.
+        monkeypatch.setattr(book_module.ProbeQuotaBook, "used", probe_used)
+        ledger._probe_kept = 0.1
+        engine_calls.clear()
+        traced.clear()
+        cheap = ledger.reserve([txn("e", 1), txn("f", 1, consignee="beta-in")], regime=REGIME)
+        assert engine_calls == [2, 2] and traced == [False, True]
+        assert all(decision["trace"] for decision in cheap)
+        for i in range(8):
+            ledger.reserve([txn(f"g{i}", 1), txn(f"h{i}", 1, consignee="beta-in")], regime=REGIME)
+        engine_calls.clear()
+        ledger.reserve([txn("i", 1), txn("j", 1, consignee="beta-in")], regime=REGIME)
+        assert engine_calls == [2]
+        assert ledger.verify_audit().intact

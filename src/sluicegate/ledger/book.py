@@ -88,18 +88,36 @@ class LockedQuotaBook:
 
 
 class ProbeQuotaBook:
-    """Unlocked reads, to learn which pools a multi-record call will touch so that the locked
-    book can take their row locks in key order (two batches locking the same pools in different
-    orders would deadlock on PostgreSQL)."""
+    """Committed balances read without locks, for a multi-record call on PostgreSQL: the engine
+    decides once against it to learn which pools the call touches, so that the locked book can
+    take their row locks in key order (two batches locking the same pools in different orders
+    would deadlock). ``values`` keeps what the engine was shown for every pool it asked about —
+    the same figure ``LockedQuotaBook`` gives (NVEU attrition applied the same way) — so that,
+    once the pools are locked, the ledger can tell whether the decisions taken on it still hold
+    (``core.Ledger._reserve_in``)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, attrition_frees: bool) -> None:
         self._connection = connection
-        self.touched: set[str] = set()
+        self._attrition_frees = attrition_frees
+        self.values: dict[str, float] = {}
+
+    @property
+    def touched(self) -> set[str]:
+        return set(self.values)
 
     def used(self, pool: str) -> float:
-        self.touched.add(pool)
+        if pool in self.values:
+            return self.values[pool]
+        if not isinstance(pool, str) or not pool:
+            raise ValueError(f"pool: {pool!r} is not a pool key")
         row = sql.run(self._connection, "pool_peek", {"key": pool}).fetchone()
-        return 0.0 if row is None else float(row[0])
+        if row is None:
+            value = 0.0
+        else:
+            used, lost, kind = float(row[0]), float(row[1]), row[2]
+            value = used - lost if (self._attrition_frees and kind == "nveu") else used
+        self.values[pool] = value
+        return value
 
 
 class SnapshotQuotaBook:
