@@ -43,6 +43,14 @@ def parse_pool(key: str) -> PoolKey:
     return PoolKey(key, kind or key)
 
 
+def shown_balance(row: Any, attrition_frees: bool) -> float:
+    """What the engine is shown for a pool row ``(used, attrition, kind)``: ``used``, less NVEU
+    attrition where the settings say attrition frees allocation. The locked and the probe books
+    must agree on it exactly (``core.Ledger._reserve_in`` compares them)."""
+    used, lost, kind = float(row[0]), float(row[1]), row[2]
+    return used - lost if (attrition_frees and kind == "nveu") else used
+
+
 class LockedQuotaBook:
     """``QuotaBook`` over the pools table, valid for one transaction.
 
@@ -78,8 +86,7 @@ class LockedQuotaBook:
             )
             row = self._lock(pool)
             assert row is not None
-        used, lost, kind = float(row[0]), float(row[1]), row[2]
-        value = used - lost if (self._attrition_frees and kind == "nveu") else used
+        value = shown_balance(row, self._attrition_frees)
         self.seen[pool] = value
         return value
 
@@ -101,21 +108,13 @@ class ProbeQuotaBook:
         self._attrition_frees = attrition_frees
         self.values: dict[str, float] = {}
 
-    @property
-    def touched(self) -> set[str]:
-        return set(self.values)
-
     def used(self, pool: str) -> float:
         if pool in self.values:
             return self.values[pool]
         if not isinstance(pool, str) or not pool:
             raise ValueError(f"pool: {pool!r} is not a pool key")
         row = sql.run(self._connection, "pool_peek", {"key": pool}).fetchone()
-        if row is None:
-            value = 0.0
-        else:
-            used, lost, kind = float(row[0]), float(row[1]), row[2]
-            value = used - lost if (self._attrition_frees and kind == "nveu") else used
+        value = 0.0 if row is None else shown_balance(row, self._attrition_frees)
         self.values[pool] = value
         return value
 

@@ -19,7 +19,6 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -172,7 +171,8 @@ class Ledger:
         self._after_fork()
         return read_connection(self.engine)
 
-    def _uses_group_commit(self) -> bool:
+    def _transaction(self, work: Any, *, hot: bool = False) -> Any:
+        self._after_fork()
         if self._group_commit is None:
             # PostgreSQL group commit (database._hot_postgresql), unless set to "sync" or the
             # role may not run its durability barrier.
@@ -181,17 +181,13 @@ class Ledger:
                 and self.settings.postgresql_commit == "group"
                 and group_commit_available(self.engine)
             )
-        return self._group_commit
-
-    def _transaction(self, work: Any, *, hot: bool = False) -> Any:
-        self._after_fork()
         return run_transaction(
             self.engine,
             work,
             self.settings.transaction_retries,
             self._queue,
             hot=hot,
-            group_commit=self._uses_group_commit(),
+            group_commit=self._group_commit,
         )
 
     # ------------------------------------------------------------------ reserve
@@ -275,12 +271,16 @@ class Ledger:
         actor: str,
         trace: bool = True,
     ) -> list[dict[str, Any]]:
-        """The locked path: every pool row is locked as the engine reads it (on SQLite the
-        transaction holds the database write lock), then the writes follow in the same
-        transaction."""
         now = audit.now_iso()
         if idempotency_key is not None:
-            _replay_if_stored(connection, idempotency_key, request_hash)
+            stored = sql.run(connection, "request_get", {"key": idempotency_key}).fetchone()
+            if stored is not None:
+                if stored[0] != request_hash:
+                    raise LedgerInputError(
+                        "idempotency_key",
+                        f"{idempotency_key!r} was already used for a different request",
+                    )
+                raise _Replay(json.loads(stored[1]))
             # Claim the key first: a concurrent retry blocks here until we commit.
             sql.run(
                 connection,
@@ -302,61 +302,23 @@ class Ledger:
             # before the locks are taken. So the probe renders it while most recent probes
             # could be kept (cost model in docs/ledger.md).
             probe_trace = trace and self._probe_kept >= 0.5
-            drawn: list[dict[str, Any]] = []
-            results = _decide_records(
-                records, regime=regime, reform=reform, quota=probe, draws=drawn, trace=probe_trace
+            probe_drawn: list[dict[str, Any]] = []
+            probe_results = _decide_records(
+                records,
+                regime=regime,
+                reform=reform,
+                quota=probe,
+                draws=probe_drawn,
+                trace=probe_trace,
             )
-            for pool in sorted(probe.touched):
+            for pool in sorted(probe.values):
                 book.used(pool)
             unmoved = all(book.used(pool) == value for pool, value in probe.values.items())
             self._probe_kept = 0.8 * self._probe_kept + (0.2 if unmoved else 0.0)
             if unmoved and probe_trace == trace:
                 # Every pool, now locked, holds what the engine was shown: it would decide the
                 # same again, so its decisions stand. Otherwise it decides under the locks.
-                decided = (results, drawn)
-        plan = self._plan(
-            book, records, regime, reform, idempotency_key, actor, now, trace, decided
-        )
-        for params in plan.pool_draws:
-            sql.run(connection, "pool_draw", params)
-        rows = plan.reservation_rows
-        sql.run(connection, "reservation_insert", rows if len(rows) > 1 else rows[0])
-        if plan.draw_rows:
-            draw_rows = plan.draw_rows
-            sql.run(connection, "draw_insert", draw_rows if len(draw_rows) > 1 else draw_rows[0])
-        for i, record in enumerate(records):
-            decision = plan.results[i]
-            if _holds_uveu(record) and float(decision.get("tpp_total") or 0.0) > 0:
-                # A UVEU holder's installed compute is everything it deploys, including what
-                # goes to the US or Tier 1 under NLR or AIA, not only what rides on the UVEU.
-                self._uveu_deployment(connection, plan.ids[i], record, decision)
-        entries = _audit_entries(plan, idempotency_key, reform_hash, actor)
-        if idempotency_key is not None:
-            sql.run(
-                connection,
-                "request_answer",
-                {"key": idempotency_key, "response": audit.canonical_json(plan.results)},
-            )
-        # Not waited for: on PostgreSQL the append (which takes the head lock) goes to the server
-        # in one pipeline flush with the COMMIT (database._hot_postgresql).
-        audit.append(connection, entries, recorded_at=now, need_seq=False)
-        return plan.results
-
-    def _plan(
-        self,
-        book: Any,
-        records: list[dict[str, Any]],
-        regime: str | None,
-        reform: str | Path | None,
-        idempotency_key: str | None,
-        actor: str,
-        now: str,
-        trace: bool,
-        decided: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None,
-    ) -> _Plan:
-        """Decide ``records`` against ``book`` (which locks each pool it reads) and lay out
-        every row the reservation writes. ``decided``: the engine's results and draws already
-        taken on exactly the balances ``book`` holds (the probe of a multi-record call)."""
+                decided = (probe_results, probe_drawn)
         if decided is None:
             drawn: list[dict[str, Any]] = []
             # ---- THE CALL INTO THE RULES ENGINE (inside the locked transaction) ----
@@ -372,8 +334,7 @@ class Ledger:
         if any("error" in result for result in results):
             raise InvalidRecords(results)
 
-        plan = _Plan(results=results)
-        plan.ids = [f"rsv-{uuid.uuid4().hex[:20]}" for _ in records]
+        ids = [f"rsv-{uuid.uuid4().hex[:20]}" for _ in records]
         by_index: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(records))}
         for draw in drawn:
             index = int(draw["index"])
@@ -390,29 +351,31 @@ class Ledger:
                     "limit": None if limit is None else float(limit),
                 }
             )
-        plan.by_index = by_index
 
         counters = self.settings.counter_pool_kinds
         running: dict[str, float] = {}
+        reservation_rows: list[dict[str, Any]] = []
+        draw_rows: list[dict[str, Any]] = []
         for i, (record, decision) in enumerate(zip(records, results, strict=True)):
             date = str(record.get("date"))[:10]
             destination = str(record.get("destination") or "").upper() or None
-            rid = plan.ids[i]
             for position, draw in enumerate(by_index[i]):
                 pool = draw["pool"]
                 if pool not in running:
                     running[pool] = book.used(pool)  # locks it if the engine did not ask
                 running[pool] += draw["amount"]
                 limit = draw["limit"]
-                checked = parse_pool(pool).kind not in counters
-                if limit is not None and running[pool] > limit + 1e-6 and checked:
-                    # Defence in depth: the engine decides, but the ledger never commits an
-                    # overshoot, whatever the engine said.
-                    raise RuntimeError(
-                        f"refusing to commit: pool {pool} would hold {running[pool]:g} "
-                        f"over its limit {limit:g}"
-                    )
-                plan.pool_draws.append(
+                if limit is not None and running[pool] > limit + 1e-6:
+                    if parse_pool(pool).kind not in counters:
+                        # Defence in depth: the engine decides, but the ledger never commits
+                        # an overshoot, whatever the engine said.
+                        raise RuntimeError(
+                            f"refusing to commit: pool {pool} would hold {running[pool]:g} "
+                            f"over its limit {limit:g}"
+                        )
+                sql.run(
+                    connection,
+                    "pool_draw",
                     {
                         "key": pool,
                         "amount": draw["amount"],
@@ -420,22 +383,22 @@ class Ledger:
                         "as_of": date,
                         "country": destination,
                         "now": now,
-                    }
+                    },
                 )
-                plan.draw_rows.append(
+                draw_rows.append(
                     {
-                        "reservation_id": rid,
+                        "reservation_id": ids[i],
                         "position": position,
                         "pool": pool,
                         "amount": draw["amount"],
                         "limit_tpp": limit,
                     }
                 )
-            decision["reservation"] = {"id": rid, "state": "held"}
+            decision["reservation"] = {"id": ids[i], "state": "held"}
             tpp_total = decision.get("tpp_total")
-            plan.reservation_rows.append(
+            reservation_rows.append(
                 {
-                    "id": rid,
+                    "id": ids[i],
                     "idempotency_key": idempotency_key,
                     "transaction_id": None if record.get("id") is None else str(record["id"]),
                     "consignee": consignee_key(record),
@@ -451,7 +414,59 @@ class Ledger:
                     "updated_at": now,
                 }
             )
-        return plan
+        sql.run(
+            connection,
+            "reservation_insert",
+            reservation_rows if len(reservation_rows) > 1 else reservation_rows[0],
+        )
+        if draw_rows:
+            sql.run(connection, "draw_insert", draw_rows if len(draw_rows) > 1 else draw_rows[0])
+
+        entries = []
+        for i, (record, decision) in enumerate(zip(records, results, strict=True)):
+            row = reservation_rows[i]
+            if _holds_uveu(record) and float(decision.get("tpp_total") or 0.0) > 0:
+                # A UVEU holder's installed compute is everything it deploys, including what
+                # goes to the US or Tier 1 under NLR or AIA, not only what rides on the UVEU.
+                self._uveu_deployment(connection, ids[i], record, decision)
+            # The event is canonical JSON of {decision, draws, idempotency_key, reservation_id,
+            # transaction}, assembled from the texts already rendered (keys in sorted order).
+            # It is the one stored copy of the decision (schema revision 0002).
+            event = (
+                '{"decision":'
+                + audit.canonical_json(decision)
+                + ',"draws":'
+                + audit.canonical_json(by_index[i])
+                + ',"idempotency_key":'
+                + audit.canonical_json(idempotency_key)
+                + ',"reservation_id":'
+                + audit.canonical_json(ids[i])
+                + ',"transaction":'
+                + row["transaction_json"]
+                + "}"
+            )
+            entries.append(
+                audit.AuditEntry(
+                    kind="reserve",
+                    actor=actor,
+                    reservation_id=ids[i],
+                    consignee=row["consignee"],
+                    regime_id=row["regime_id"],
+                    regime_hash=regime_hash(row["regime_id"]),
+                    reform_hash=reform_hash,
+                    event=event,
+                )
+            )
+        if idempotency_key is not None:
+            sql.run(
+                connection,
+                "request_answer",
+                {"key": idempotency_key, "response": audit.canonical_json(results)},
+            )
+        # Not waited for: on PostgreSQL the append (which takes the head lock) goes to the server
+        # in one pipeline flush with the COMMIT (database._hot_postgresql).
+        audit.append(connection, entries, recorded_at=now, need_seq=False)
+        return results
 
     def log_decisions(
         self,
@@ -958,70 +973,6 @@ def _parse_date(value: str | dt.date, field: str) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise LedgerInputError(field, f"{value!r} is not a date in YYYY-MM-DD form") from None
-
-
-@dataclass
-class _Plan:
-    """What one reserve call writes, decided but not yet written: the decisions, each record's
-    draws, the updates of the pools (``pool_draw`` parameters, in order), the reservation and
-    draw rows."""
-
-    results: list[dict[str, Any]]
-    ids: list[str] = field(default_factory=list)
-    by_index: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    pool_draws: list[dict[str, Any]] = field(default_factory=list)
-    reservation_rows: list[dict[str, Any]] = field(default_factory=list)
-    draw_rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _replay_if_stored(connection: Connection, key: str, request_hash: str | None) -> None:
-    """Raise ``_Replay`` with the stored answer when the idempotency key was used for the same
-    request, ``LedgerInputError`` when it was used for another."""
-    stored = sql.run(connection, "request_get", {"key": key}).fetchone()
-    if stored is not None:
-        if stored[0] != request_hash:
-            raise LedgerInputError(
-                "idempotency_key", f"{key!r} was already used for a different request"
-            )
-        raise _Replay(json.loads(stored[1]))
-
-
-def _audit_entries(
-    plan: _Plan, idempotency_key: str | None, reform_hash: str | None, actor: str
-) -> list[audit.AuditEntry]:
-    """One ``reserve`` audit record per reservation. The event is canonical JSON of {decision,
-    draws, idempotency_key, reservation_id, transaction}, assembled from the texts already
-    rendered (keys in sorted order); it is the one stored copy of the decision (revision 0002),
-    so it is built after anything (the UVEU location check) has been added to the decision."""
-    entries = []
-    for i, row in enumerate(plan.reservation_rows):
-        rid = plan.ids[i]
-        event = (
-            '{"decision":'
-            + audit.canonical_json(plan.results[i])
-            + ',"draws":'
-            + audit.canonical_json(plan.by_index[i])
-            + ',"idempotency_key":'
-            + audit.canonical_json(idempotency_key)
-            + ',"reservation_id":'
-            + audit.canonical_json(rid)
-            + ',"transaction":'
-            + row["transaction_json"]
-            + "}"
-        )
-        entries.append(
-            audit.AuditEntry(
-                kind="reserve",
-                actor=actor,
-                reservation_id=rid,
-                consignee=row["consignee"],
-                regime_id=row["regime_id"],
-                regime_hash=regime_hash(row["regime_id"]),
-                reform_hash=reform_hash,
-                event=event,
-            )
-        )
-    return entries
 
 
 def _decide_records(records: Iterable[dict[str, Any]], **kwargs: Any) -> list[dict[str, Any]]:
